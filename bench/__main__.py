@@ -1,0 +1,68 @@
+"""``make bench``: every ``bench/bench_*.py`` module's CASES, timed against their references.
+
+Prints a table and writes ``bench/results.json`` (the machine, the date and every ratio). Exits 1
+when a ratio misses its target, so a regression is loud.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+
+
+def machine() -> dict:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("-k", default="", help="only cases whose name contains this")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    results = []
+    for path in sorted(HERE.glob("bench_*.py")):
+        module = importlib.import_module(f"bench.{path.stem}")
+        for case in module.CASES:
+            if args.k in case.name:
+                result = case.run(repeats=args.repeats)
+                results.append(result)
+                mem = ""
+                if result.ours_peak_mb is not None:
+                    mem = f"  peak {result.ours_peak_mb:7.1f} MB vs {result.reference_peak_mb:7.1f} MB"
+                print(
+                    f"{'ok  ' if result.ok else 'MISS'} {case.name:<42} {result.ours_ms:9.2f} ms vs"
+                    f" {result.reference_ms:9.2f} ms  ratio {result.ratio:5.2f}"
+                    f" (target <= {case.target:.2f}){mem}",
+                    flush=True,
+                )
+    report = {
+        "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "results": [r.as_dict() for r in results],
+    }
+    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.output.relative_to(Path.cwd()) if args.output.is_relative_to(Path.cwd()) else args.output}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

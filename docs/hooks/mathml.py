@@ -1,0 +1,36 @@
+"""Render math at build time: LaTeX from pymdownx.arithmatex (generic mode) becomes MathML.
+
+Browsers render MathML natively, so the site needs no MathJax or KaTeX script, no CDN and no
+network. A formula latex2mathml cannot convert fails the build, naming the page.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from latex2mathml.converter import convert
+
+_INLINE = re.compile(r'<span class="arithmatex">\\\((.+?)\\\)</span>', re.S)
+_BLOCK = re.compile(r'<div class="arithmatex">\s*\\\[(.+?)\\\]\s*</div>', re.S)
+
+
+def to_mathml(latex: str, *, display: bool) -> str:
+    return convert(html.unescape(latex).strip(), display="block" if display else "inline")
+
+
+def render_math(content: str, where: str = "page") -> str:
+    def replace(match: re.Match[str], display: bool) -> str:
+        try:
+            mathml = to_mathml(match.group(1), display=display)
+        except Exception as error:  # latex2mathml raises several exception types
+            raise ValueError(f"{where}: cannot render math {match.group(1)!r}: {error}") from error
+        tag = "div" if display else "span"
+        return f'<{tag} class="arithmatex">{mathml}</{tag}>'
+
+    content = _BLOCK.sub(lambda m: replace(m, True), content)
+    return _INLINE.sub(lambda m: replace(m, False), content)
+
+
+def on_page_content(html_content, page, config, files):
+    return render_math(html_content, page.file.src_uri)

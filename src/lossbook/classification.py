@@ -1,0 +1,273 @@
+"""Classification losses for imbalanced data: weighted cross entropy, class weights, focal loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import (
+    check_choice,
+    check_class_targets,
+    check_finite,
+    check_number,
+    check_range,
+    check_reduction,
+    check_same_shape,
+    check_shapes,
+    check_tensor,
+    reduce,
+)
+
+__all__ = ["class_weights", "focal_loss", "sigmoid_focal_loss", "weighted_cross_entropy"]
+
+
+def _check_logits_target(
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int
+) -> int:
+    check_tensor("logits", logits, kind="float")
+    check_tensor("target", target, kind="int")
+    sizes = check_shapes(logits=(logits, "N C"), target=(target, "N"))
+    check_class_targets("target", target, sizes["C"], ignore_index=ignore_index)
+    check_finite("logits", logits, always=False)
+    return sizes["C"]
+
+
+def _check_class_weight(name: str, weight: torch.Tensor, num_classes: int, logits: torch.Tensor):
+    check_tensor(name, weight, kind="float")
+    check_shapes(**{name: (weight, str(num_classes))})
+    check_finite(name, weight)
+    if bool((weight < 0).any()):
+        raise ValueError(f"{name}: expected non-negative class weights, got {weight.tolist()}")
+    if weight.device != logits.device:
+        raise ValueError(f"{name}: expected device {logits.device} (as logits), got {weight.device}")
+    return weight.to(logits.dtype)
+
+
+def weighted_cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Cross entropy with a weight per class, PyTorch's convention.
+
+    $$\ell_i = -w_{y_i} \log \operatorname{softmax}(z_i)_{y_i}, \qquad
+    \text{mean} = \frac{\sum_i \ell_i}{\sum_i w_{y_i}}$$
+
+    The mean divides by the **sum of the target weights**, not by $N$: that keeps the loss on the
+    scale of plain cross entropy whatever the weights are, and is what
+    `F.cross_entropy(logits, target, weight=weight)` returns.
+
+    Args:
+        logits: unnormalised class scores.
+        target: class indices; entries equal to `ignore_index` contribute nothing.
+        weight: non-negative weight per class, or `None` for plain cross entropy.
+        ignore_index: target value to skip.
+        reduction: `"mean"` (weighted mean as above), `"sum"` or `"none"`.
+
+    Shape:
+        - logits: `[N, C]`, float
+        - target: `[N]`, integer in `[0, C)`
+        - weight: `[C]`
+        - output: scalar, or `[N]` with `reduction="none"`
+
+    Example:
+        >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> w = torch.tensor([1.0, 2.0, 0.5])
+        >>> round(weighted_cross_entropy(logits, torch.tensor([0, 1]), w).item(), 6)
+        2.020171
+    """
+    check_reduction(reduction)
+    num_classes = _check_logits_target(logits, target, ignore_index)
+    if weight is not None:
+        weight = _check_class_weight("weight", weight, num_classes, logits)
+    return F.cross_entropy(
+        logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction
+    )
+
+
+def focal_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    gamma: float = 2.0,
+    alpha: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Softmax (multi-class) focal loss of Lin et al. (2017).
+
+    $$\ell_i = -\alpha_{y_i}\,(1 - p_{t,i})^{\gamma}\,\log p_{t,i},
+    \qquad p_{t,i} = \operatorname{softmax}(z_i)_{y_i}$$
+
+    With `gamma=0` it equals [weighted cross entropy][lossbook.classification.weighted_cross_entropy]
+    exactly, including the mean: like `F.cross_entropy`, `"mean"` divides by
+    $\sum_i \alpha_{y_i}$ (by $N$ when `alpha` is `None`).
+
+    Computed from one fused `log_softmax` gather ($\log p_t$) and $1 - p_t =
+    -\operatorname{expm1}(\log p_t)$; the full probability matrix is never built. The modulating
+    factor's base is clamped away from 0, so the gradient stays finite at $p_t = 1$ even for
+    $\gamma < 1$, where $\frac{d}{dp}(1-p)^\gamma$ is infinite.
+
+    Args:
+        logits: unnormalised class scores.
+        target: class indices; entries equal to `ignore_index` contribute nothing.
+        gamma: focusing parameter, $\gamma \ge 0$; 2 in the paper.
+        alpha: optional non-negative weight per class.
+        ignore_index: target value to skip.
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - logits: `[N, C]`, float
+        - target: `[N]`, integer in `[0, C)`
+        - alpha: `[C]`
+        - output: scalar, or `[N]` with `reduction="none"`
+
+    Example:
+        >>> logits = torch.tensor([[3.0, 0.0, -1.0], [0.2, 0.1, 0.0]])
+        >>> focal_loss(logits, torch.tensor([0, 2]), gamma=2.0, reduction="none")
+        tensor([2.6784e-04, 5.8793e-01])
+    """
+    check_reduction(reduction)
+    check_number("gamma", gamma, low=0.0)
+    num_classes = _check_logits_target(logits, target, ignore_index)
+    # log p_t for every row through the fused cross-entropy kernel (ignored rows give 0).
+    log_pt = -F.cross_entropy(logits, target, ignore_index=ignore_index, reduction="none")
+    if gamma == 0:
+        modulating = torch.ones_like(log_pt)
+    else:
+        one_minus_pt = (-torch.expm1(log_pt)).clamp_min(torch.finfo(log_pt.dtype).tiny)
+        modulating = one_minus_pt.pow(gamma)
+    loss = -modulating * log_pt
+
+    valid = target != ignore_index
+    if alpha is not None:
+        alpha = _check_class_weight("alpha", alpha, num_classes, logits)
+        alpha_t = alpha[target.clamp(0, num_classes - 1)] * valid
+        loss = alpha_t * loss
+        denominator = alpha_t.sum()
+    else:
+        denominator = valid.sum().to(loss.dtype)
+    if reduction == "mean":
+        return loss.sum() / denominator
+    return reduce(loss, reduction)
+
+
+def sigmoid_focal_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Binary / multi-label focal loss on independent sigmoids (RetinaNet, torchvision's formula).
+
+    $$p = \sigma(x),\quad p_t = p\,y + (1-p)(1-y),\quad
+    \ell = \alpha_t\,(1-p_t)^{\gamma}\,\operatorname{BCE}(x, y),\quad
+    \alpha_t = \alpha y + (1-\alpha)(1-y)$$
+
+    A negative `alpha` disables the $\alpha_t$ weighting. `"mean"` averages over **all elements**
+    as torchvision does; the paper instead divides the sum by the number of positive anchors
+    (use `reduction="sum"` and divide yourself).
+
+    Args:
+        logits: one logit per element (class and anchor).
+        target: same shape as `logits`, values in $[0, 1]$ (soft labels allowed).
+        alpha: weight of the positives in $[0, 1]$, or negative to disable.
+        gamma: focusing parameter, $\gamma \ge 0$.
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - logits: any shape `[*]`, float
+        - target: `[*]`, the same shape (no broadcasting)
+        - output: scalar, or `[*]` with `reduction="none"`
+
+    Example:
+        >>> x = torch.log(torch.tensor([9.0]))  # p = 0.9
+        >>> f"{sigmoid_focal_loss(x, torch.tensor([1.0])).item():.6e}"
+        '2.634013e-04'
+    """
+    check_reduction(reduction)
+    check_number("gamma", gamma, low=0.0)
+    check_number("alpha", alpha, high=1.0)
+    check_tensor("logits", logits, kind="float")
+    check_tensor("target", target, kind="float")
+    check_same_shape("target", target, "logits", logits)
+    check_range("target", target, 0.0, 1.0)
+    check_finite("logits", logits, always=False)
+
+    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    # 1 - p_t from logits without cancellation: p_t = sigmoid(x) on positives, sigmoid(-x) on
+    # negatives, so 1 - p_t = sigmoid(-x) y + sigmoid(x) (1 - y).
+    one_minus_pt = torch.sigmoid(-logits) * target + torch.sigmoid(logits) * (1 - target)
+    if gamma != 0:
+        ce = ce * one_minus_pt.clamp_min(torch.finfo(logits.dtype).tiny).pow(gamma)
+    if alpha >= 0:
+        ce = ce * (alpha * target + (1 - alpha) * (1 - target))
+    return reduce(ce, reduction)
+
+
+def class_weights(
+    counts: torch.Tensor,
+    *,
+    scheme: str = "inverse",
+    max_weight: float | None = None,
+    beta: float = 0.999,
+) -> torch.Tensor:
+    r"""Per-class weights from class counts, normalised to average 1 over the samples.
+
+    | scheme | raw weight $\tilde w_c$ |
+    |---|---|
+    | `"inverse"` | $1 / n_c$ |
+    | `"sqrt_inverse"` | $1 / \sqrt{n_c}$ |
+    | `"effective_number"` | $(1 - \beta) / (1 - \beta^{n_c})$ (Cui et al. 2019) |
+
+    Then $w_c = \tilde w_c \cdot N / \sum_k n_k \tilde w_k$, so that
+    $\frac{1}{N}\sum_i w_{y_i} = 1$ and the loss keeps the scale of plain cross entropy.
+    `max_weight` caps the normalised weights last (after the cap they average to at most 1).
+
+    Args:
+        counts: number of training samples per class, all positive.
+        scheme: `"inverse"`, `"sqrt_inverse"` or `"effective_number"`.
+        max_weight: optional cap on any weight, > 0.
+        beta: for `"effective_number"`, in $[0, 1)$; $\beta \to 1$ tends to `"inverse"`,
+            $\beta = 0$ gives equal weights.
+
+    Shape:
+        - counts: `[C]`, integer or float
+        - output: `[C]`, float (float64 if `counts` is float64, else the default dtype)
+
+    Example:
+        >>> class_weights(torch.tensor([990, 10]))
+        tensor([ 0.5051, 50.0000])
+        >>> class_weights(torch.tensor([990, 10]), scheme="sqrt_inverse")
+        tensor([0.9179, 9.1325])
+    """
+    check_choice("scheme", scheme, ("inverse", "sqrt_inverse", "effective_number"))
+    check_number("beta", beta, low=0.0, high=1.0, high_inclusive=False)
+    if max_weight is not None:
+        check_number("max_weight", max_weight, low=0.0, low_inclusive=False)
+    check_tensor("counts", counts)
+    check_shapes(counts=(counts, "C"))
+    dtype = counts.dtype if counts.is_floating_point() else torch.get_default_dtype()
+    n = counts.to(dtype)
+    check_finite("counts", n)
+    if bool((n <= 0).any()):
+        missing = torch.nonzero(n <= 0).flatten().tolist()
+        raise ValueError(
+            f"counts: expected a positive count for every class, got {counts.tolist()}"
+            f" (classes {missing}); drop unseen classes or give them a weight by hand"
+        )
+    if scheme == "inverse":
+        raw = 1.0 / n
+    elif scheme == "sqrt_inverse":
+        raw = n.rsqrt()
+    else:
+        raw = (1.0 - beta) / (-torch.expm1(n * torch.log(torch.tensor(beta, dtype=dtype))))
+    weights = raw * n.sum() / (n * raw).sum()
+    if max_weight is not None:
+        weights = weights.clamp_max(max_weight)
+    return weights

@@ -1,0 +1,174 @@
+"""Multi-modal trajectory losses: winner-takes-all and mixture negative log-likelihood."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import (
+    check_choice,
+    check_finite,
+    check_number,
+    check_reduction,
+    check_shapes,
+    check_tensor,
+    masked_reduce,
+)
+
+__all__ = ["mixture_nll", "wta_trajectory_loss"]
+
+
+def _check_trajectories(
+    pred: torch.Tensor,
+    mode_logits: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor | None,
+    **extra: tuple[torch.Tensor, str],
+) -> torch.Tensor:
+    """Validate the common arguments; return the valid-step mask as the dtype of ``pred``."""
+    check_tensor("pred", pred, kind="float")
+    check_tensor("mode_logits", mode_logits, kind="float")
+    check_tensor("target", target, kind="float")
+    for name, (x, _) in extra.items():
+        check_tensor(name, x, kind="float")
+    check_shapes(
+        pred=(pred, "B K T 2"),
+        **extra,
+        mode_logits=(mode_logits, "B K"),
+        target=(target, "B T 2"),
+        mask=(mask, "B T"),
+    )
+    check_finite("target", target)
+    check_finite("pred", pred, always=False)
+    if mask is None:
+        return torch.ones(target.shape[:2], dtype=pred.dtype, device=pred.device)
+    check_tensor("mask", mask, kind="int_or_bool")
+    if mask.dtype != torch.bool and bool(((mask != 0) & (mask != 1)).any()):
+        raise ValueError(f"mask: expected 0/1 or bool values, got {mask.unique().tolist()}")
+    return mask.to(pred.dtype)
+
+
+def wta_trajectory_loss(
+    pred: torch.Tensor,
+    mode_logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    cls_weight: float = 1.0,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Winner-takes-all loss for K predicted trajectories plus a mode classifier.
+
+    $$e_k = \frac{1}{|V|}\sum_{t \in V} \lVert \hat y^{(k)}_t - y_t \rVert_2^2,\qquad
+    k^* = \arg\min_k e_k,\qquad
+    \ell = e_{k^*} - \lambda \log \operatorname{softmax}(\pi)_{k^*}$$
+
+    $V$ is the set of valid steps. Only the winning mode receives a regression gradient; the mode
+    classifier learns to put probability on the winner. The regression term is a **mean** over
+    valid steps (squared metres per step), so its scale does not grow with the horizon the way a
+    sum over time would, and `cls_weight` ($\lambda$) means the same thing at any $T$.
+
+    The winner is chosen without building a graph through all K modes, so the backward pass only
+    touches the winning trajectory.
+
+    Args:
+        pred: K candidate futures per sample, (x, y) per step.
+        mode_logits: unnormalised scores of the K modes.
+        target: the logged future.
+        cls_weight: $\lambda \ge 0$, weight of the mode cross entropy.
+        mask: 1 / `True` on valid target steps. Samples with no valid step contribute 0 and are
+            left out of the mean.
+        reduction: `"mean"` over samples, `"sum"` or `"none"`.
+
+    Shape:
+        - pred: `[B, K, T, 2]`
+        - mode_logits: `[B, K]`
+        - target: `[B, T, 2]`
+        - mask: `[B, T]`, bool or 0/1
+        - output: scalar, or `[B]` with `reduction="none"`
+
+    Example:
+        >>> target = torch.zeros(1, 3, 2)
+        >>> pred = torch.stack([torch.ones(3, 2), torch.zeros(3, 2)])[None]  # mode 1 is exact
+        >>> wta_trajectory_loss(pred, torch.zeros(1, 2), target)  # 0 + log 2
+        tensor(0.6931)
+    """
+    check_reduction(reduction)
+    check_number("cls_weight", cls_weight, low=0.0)
+    valid_steps = _check_trajectories(pred, mode_logits, target, mask)
+    count = valid_steps.sum(dim=1)  # [B]
+
+    with torch.no_grad():
+        sq = (pred.detach() - target.detach()[:, None]).square().sum(-1)  # [B, K, T]
+        winner = (sq * valid_steps[:, None]).sum(-1).argmin(dim=1)  # [B]
+    rows = torch.arange(pred.shape[0], device=pred.device)
+    best = pred[rows, winner]  # [B, T, 2]: gradient flows into the winner only
+    reg = ((best - target).square().sum(-1) * valid_steps).sum(-1) / count.clamp_min(1)
+    cls = F.cross_entropy(mode_logits, winner, reduction="none")
+    return masked_reduce(reg + cls_weight * cls, count > 0, reduction)
+
+
+def mixture_nll(
+    pred: torch.Tensor,
+    log_scale: torch.Tensor,
+    mode_logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    distribution: str = "gaussian",
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Negative log-likelihood of the logged future under a mixture of K trajectory modes.
+
+    Each mode is a product of independent Gaussians (or Laplaces) over steps and coordinates:
+
+    $$-\log p(y) = -\operatorname{logsumexp}_k\Big(\log \pi_k
+      + \sum_{t \in V}\sum_{d} \log f\big(y_{t,d};\, \mu^{(k)}_{t,d},\, s^{(k)}_{t,d}\big)\Big)$$
+
+    with $\log f = -\tfrac12 z^2 - \log s - \tfrac12\log 2\pi$, $z = (y-\mu)/s$ for the Gaussian and
+    $\log f = -|y-\mu|/s - \log 2s$ for the Laplace. Everything stays in log space
+    (`log_softmax` + `logsumexp`), so a mode far from the target cannot underflow to
+    $\log 0$. Equal to `torch.distributions.MixtureSameFamily` with `Independent(Normal)` or
+    `Independent(Laplace)` components on the same parameters.
+
+    Args:
+        pred: mode means $\mu$.
+        log_scale: log of the standard deviation (Gaussian) or of the scale $b$ (Laplace);
+            predicting the log keeps the scale positive without a constraint.
+        mode_logits: unnormalised mixture weights.
+        target: the logged future.
+        distribution: `"gaussian"` or `"laplace"`.
+        mask: 1 / `True` on valid target steps; invalid steps are left out of every mode's
+            likelihood. Samples with no valid step contribute 0 and are left out of the mean.
+        reduction: `"mean"` over samples, `"sum"` or `"none"`.
+
+    Shape:
+        - pred, log_scale: `[B, K, T, 2]`
+        - mode_logits: `[B, K]`
+        - target: `[B, T, 2]`
+        - mask: `[B, T]`
+        - output: scalar, or `[B]` with `reduction="none"`
+
+    Example:
+        >>> pred = torch.zeros(1, 2, 1, 2)
+        >>> nll = mixture_nll(pred, torch.zeros_like(pred), torch.zeros(1, 2), torch.zeros(1, 1, 2))
+        >>> round(nll.item(), 6)  # two standard normals at their mean: log(2 pi)
+        1.837877
+    """
+    check_reduction(reduction)
+    check_choice("distribution", distribution, ("gaussian", "laplace"))
+    valid_steps = _check_trajectories(
+        pred, mode_logits, target, mask, log_scale=(log_scale, "B K T 2")
+    )
+    check_finite("log_scale", log_scale, always=False)
+
+    diff = target[:, None] - pred  # [B, K, T, 2]
+    if distribution == "gaussian":
+        log_f = -0.5 * (diff * torch.exp(-log_scale)).square() - log_scale - 0.5 * math.log(2 * math.pi)
+    else:
+        log_f = -diff.abs() * torch.exp(-log_scale) - log_scale - math.log(2.0)
+    log_lik = (log_f.sum(-1) * valid_steps[:, None]).sum(-1)  # [B, K]
+    nll = -torch.logsumexp(F.log_softmax(mode_logits, dim=-1) + log_lik, dim=-1)
+    return masked_reduce(nll, valid_steps.sum(dim=1) > 0, reduction)

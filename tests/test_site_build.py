@@ -1,0 +1,66 @@
+"""The site builds under ``--strict`` with zero warnings, and what it ships is self-contained."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("site")
+
+
+def test_strict_build_has_no_warnings(built_site):
+    _, log = built_site
+    assert not re.search(r"^(WARNING|ERROR)", log, re.M), log
+
+
+def test_math_is_rendered_at_build_time(built_site):
+    site, _ = built_site
+    html = (site / "custom-losses" / "index.html").read_text(encoding="utf-8")
+    assert html.count("<math") > 10
+    assert "\\(" not in html and "\\[" not in html, "raw LaTeX left for a script to render"
+
+
+def test_figures_are_drawn_and_embedded(built_site):
+    site, _ = built_site
+    html = (site / "custom-losses" / "index.html").read_text(encoding="utf-8")
+    embedded = set(re.findall(r'src="\.\./figures/([\w-]+\.svg)"', html))
+    assert embedded, "the lesson embeds no figure"
+    for name in embedded:
+        svg = (site / "figures" / name).read_text(encoding="utf-8")
+        assert svg.lstrip().startswith("<?xml") and "<path" in svg
+
+
+class _Loads(HTMLParser):
+    """Collect the URLs a browser would fetch by itself (not hyperlinks or rel=canonical)."""
+
+    LOADING_LINKS = {"stylesheet", "icon", "preload", "modulepreload", "manifest", "prefetch"}
+
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in {"script", "img", "iframe", "source", "video", "audio", "embed", "track"}:
+            self.urls.append(attrs.get("src") or "")
+        elif tag == "link" and set((attrs.get("rel") or "").split()) & self.LOADING_LINKS:
+            self.urls.append(attrs.get("href") or "")
+
+
+def _external(url):
+    return re.match(r"(?:[a-z]+:)?//", url) and not re.match(r"(?:https?:)?//(127\.0\.0\.1|localhost)", url)
+
+
+def test_no_request_to_another_host(built_site):
+    """No script, stylesheet, font or image is loaded from another host."""
+    site, _ = built_site
+    offenders = []
+    for path in site.rglob("*.html"):
+        parser = _Loads()
+        parser.feed(path.read_text(encoding="utf-8"))
+        offenders += [f"{path.relative_to(site)}: {u}" for u in parser.urls if _external(u)]
+    for path in site.rglob("*.css"):
+        for url in re.findall(r"""url\(["']?([^"')]+)""", path.read_text(encoding="utf-8")):
+            if _external(url):
+                offenders.append(f"{path.relative_to(site)}: url({url})")
+    assert not offenders, "\n".join(offenders[:20])
