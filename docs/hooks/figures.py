@@ -17,7 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from mkdocs.structure.files import File  # noqa: E402
+from mkdocs.structure.files import File, InclusionLevel  # noqa: E402
 
 FIGURE_MODULES = Path(__file__).resolve().parent.parent / "figures"
 STYLE = {
@@ -57,5 +57,8 @@ def on_files(files, config):
         if name in seen:
             raise ValueError(f"two figure functions are named figure_{name}")
         seen.add(name)
-        files.append(File.generated(config, f"figures/{name}.svg", content=render_svg(function)))
+        # INCLUDED: exclude_docs hides the figure *modules* in docs/figures/, not their drawings.
+        svg = File.generated(config, f"figures/{name}.svg", content=render_svg(function),
+                             inclusion=InclusionLevel.INCLUDED)
+        files.append(svg)
     return files
