@@ -6,11 +6,62 @@ Modules by domain: ``classification``, ``trajectory`` (and more as lessons land)
 
 from ._checks import debug_mode, is_debug, set_debug
 from .classification import class_weights, focal_loss, sigmoid_focal_loss, weighted_cross_entropy
+from .diffusion import (
+    alphas_cumprod,
+    cfg_combine,
+    cosine_beta_schedule,
+    ddpm_sample,
+    ddpm_step,
+    diffusion_loss,
+    eps_from_v,
+    eps_from_x0,
+    flow_matching_loss,
+    flow_matching_sample,
+    linear_beta_schedule,
+    q_sample,
+    v_from_x0_eps,
+    x0_from_eps,
+    x0_from_v,
+)
 from .trajectory import mixture_nll, wta_trajectory_loss
+from .classification import label_smoothing_cross_entropy, multiclass_hinge_loss  # noqa: I001
+from .regression import huber_loss, quantile_loss  # noqa: I001
+from .contrastive import info_nce, pairwise_contrastive_loss, triplet_loss, vicreg_loss  # noqa: I001
+from .regularization import l1_penalty, l2_penalty  # noqa: I001
+from .probabilistic import elbo_loss, gaussian_kl, kl_divergence  # noqa: I001
+from .generative import gan_discriminator_loss, gan_generator_loss, gradient_penalty, wgan_critic_loss, wgan_generator_loss  # noqa: E501, I001
+from .rl import generalized_advantage_estimate, kl_penalty, ppo_clip_loss, quantile_huber_loss, reinforce_loss, sac_actor_loss, sac_critic_loss, sac_temperature_loss, td_loss  # noqa: E501, I001
+from .alignment import bradley_terry_loss, dpo_loss, grpo_advantages, grpo_loss, kto_loss, orpo_loss  # noqa: E501, I001
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # glossary part 1: classification extras, regression, contrastive, regularization,
+    # probabilistic, generative
+    "label_smoothing_cross_entropy", "multiclass_hinge_loss", "huber_loss", "quantile_loss",
+    "info_nce", "pairwise_contrastive_loss", "triplet_loss", "vicreg_loss", "l1_penalty",
+    "l2_penalty", "elbo_loss", "gaussian_kl", "kl_divergence", "gan_discriminator_loss",
+    "gan_generator_loss", "gradient_penalty", "wgan_critic_loss", "wgan_generator_loss",
+    "alphas_cumprod",
+    "cfg_combine",
+    "cosine_beta_schedule",
+    "ddpm_sample",
+    "ddpm_step",
+    "diffusion_loss",
+    "eps_from_v",
+    "eps_from_x0",
+    "flow_matching_loss",
+    "flow_matching_sample",
+    "linear_beta_schedule",
+    "q_sample",
+    "v_from_x0_eps",
+    "x0_from_eps",
+    "x0_from_v",
+    # rl
+    "generalized_advantage_estimate", "kl_penalty", "ppo_clip_loss", "quantile_huber_loss",
+    "reinforce_loss", "sac_actor_loss", "sac_critic_loss", "sac_temperature_loss", "td_loss",
+    # alignment
+    "bradley_terry_loss", "dpo_loss", "grpo_advantages", "grpo_loss", "kto_loss", "orpo_loss",
     "class_weights",
     "debug_mode",
     "focal_loss",

@@ -271,3 +271,113 @@ def class_weights(
     if max_weight is not None:
         weights = weights.clamp_max(max_weight)
     return weights
+
+
+__all__ += ["label_smoothing_cross_entropy", "multiclass_hinge_loss"]
+
+
+def label_smoothing_cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    smoothing: float = 0.1,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Cross entropy against a smoothed target: $1-\varepsilon$ on the label plus $\varepsilon$
+    spread uniformly over all $C$ classes.
+
+    $$q_c = (1-\varepsilon)\,[c = y] + \frac{\varepsilon}{C},\qquad
+    \ell = -\sum_c q_c \log p_c
+    = (1-\varepsilon)\,(-\log p_y) + \varepsilon\,\frac{1}{C}\sum_c (-\log p_c)$$
+
+    The uniform part includes the true class (PyTorch's and Szegedy et al.'s convention), so the
+    label gets $1 - \varepsilon + \varepsilon/C$. The second term is the cross entropy to the
+    uniform distribution: it is minimised by equal logits, so it caps how far the logits drift
+    apart (the optimal gap between the label and the others is
+    $\log\frac{(1-\varepsilon)C + \varepsilon}{\varepsilon}$, finite), where plain cross entropy
+    keeps pushing it to infinity. With $\varepsilon = 0$ it is plain cross entropy.
+
+    Equal to `F.cross_entropy(logits, target, label_smoothing=smoothing)`, computed here from
+    one `log_softmax`. `"mean"` averages over the non-ignored samples.
+
+    Args:
+        logits: unnormalised class scores.
+        target: class indices; entries equal to `ignore_index` contribute nothing.
+        smoothing: $\varepsilon \in [0, 1]$; 0.1 is the usual choice.
+        ignore_index: target value to skip.
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - logits: `[N, C]`, float
+        - target: `[N]`, integer in `[0, C)`
+        - output: scalar, or `[N]` with `reduction="none"`
+
+    Example:
+        >>> logits = torch.tensor([[2.0, 0.0, 0.0]])
+        >>> label_smoothing_cross_entropy(logits, torch.tensor([0]), smoothing=0.0)
+        tensor(0.2395)
+        >>> label_smoothing_cross_entropy(logits, torch.tensor([0]), smoothing=0.3)
+        tensor(0.6395)
+    """
+    check_reduction(reduction)
+    check_number("smoothing", smoothing, low=0.0, high=1.0)
+    _check_logits_target(logits, target, ignore_index)
+    log_p = F.log_softmax(logits, dim=-1)
+    valid = target != ignore_index
+    safe_target = torch.where(valid, target, torch.zeros_like(target))
+    nll = -log_p.gather(1, safe_target[:, None]).squeeze(1)
+    uniform = -log_p.mean(dim=-1)
+    loss = (1.0 - smoothing) * nll + smoothing * uniform
+    loss = torch.where(valid, loss, torch.zeros((), dtype=loss.dtype, device=loss.device))
+    if reduction == "mean":
+        return loss.sum() / valid.sum()  # 0/0 = NaN when all are ignored, as F.cross_entropy
+    return reduce(loss, reduction)
+
+
+def multiclass_hinge_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    margin: float = 1.0,
+    p: int = 1,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Multi-class hinge (margin) loss, Weston-Watkins form, PyTorch's normalisation.
+
+    $$\ell_i = \frac{1}{C}\sum_{c \ne y_i} \max\big(0,\ m - (z_{i,y_i} - z_{i,c})\big)^p$$
+
+    Zero once the true class beats every other class by at least the margin $m$: correctly
+    classified points with room to spare give no gradient at all (cross entropy never reaches 0).
+    Note the division by $C$, not $C - 1$, as in `F.multi_margin_loss`, which this equals.
+    For two classes with scores $(0, f)$ and labels $y \in \{-1, +1\}$ it is half the SVM hinge
+    $\max(0, 1 - y f)$.
+
+    Args:
+        logits: class scores.
+        target: class indices.
+        margin: $m > 0$.
+        p: 1 (hinge) or 2 (squared hinge, differentiable at the kink).
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - logits: `[N, C]`, float
+        - target: `[N]`, integer in `[0, C)`
+        - output: scalar, or `[N]` with `reduction="none"`
+
+    Example:
+        >>> logits = torch.tensor([[3.0, 1.0, 2.5], [0.0, 0.0, 0.0]])
+        >>> multiclass_hinge_loss(logits, torch.tensor([0, 1]), reduction="none")
+        tensor([0.1667, 0.6667])
+    """
+    check_reduction(reduction)
+    check_number("margin", margin, low=0.0, low_inclusive=False)
+    check_choice("p", p, (1, 2))
+    _check_logits_target(logits, target, ignore_index=None)
+    true_score = logits.gather(1, target[:, None])  # [N, 1]
+    violation = (margin - true_score + logits).clamp_min(0)  # [N, C]; the c = y term is `margin`
+    if p == 2:
+        violation = violation.square()
+    others = torch.ones_like(violation).scatter_(1, target[:, None], 0.0)
+    loss = (violation * others).sum(dim=1) / logits.shape[1]
+    return reduce(loss, reduction)

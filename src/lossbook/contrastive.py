@@ -1,0 +1,291 @@
+"""Contrastive and metric-learning losses: InfoNCE, triplet, pairwise contrastive, VICReg."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import (
+    check_finite,
+    check_number,
+    check_reduction,
+    check_same_shape,
+    check_shapes,
+    check_tensor,
+    reduce,
+)
+
+__all__ = ["info_nce", "pairwise_contrastive_loss", "triplet_loss", "vicreg_loss"]
+
+
+def _check_temperature(temperature: float | torch.Tensor, like: torch.Tensor):
+    if isinstance(temperature, torch.Tensor):
+        check_tensor("temperature", temperature, kind="float")
+        if temperature.ndim != 0:
+            raise ValueError(
+                f"temperature: expected a scalar (0-dim) tensor, got shape {list(temperature.shape)}"
+            )
+        if not bool(temperature.detach() > 0):  # also rejects NaN
+            raise ValueError(f"temperature: expected a value > 0, got {temperature.item()!r}")
+        return temperature.to(like.dtype)
+    return check_number("temperature", temperature, low=0.0, low_inclusive=False)
+
+
+def info_nce(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    *,
+    temperature: float | torch.Tensor = 0.1,
+    normalize: bool = True,
+    negatives: torch.Tensor | None = None,
+    symmetric: bool = False,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""InfoNCE with in-batch negatives: row $i$'s positive is key $i$, every other key is a
+    negative.
+
+    $$s_{ij} = \frac{\langle q_i, k_j\rangle}{\tau},\qquad
+    \ell_i = -\log \frac{\exp(s_{ii})}{\sum_{j=1}^{N} \exp(s_{ij})}
+    = \operatorname{CE}\big(s_{i,:},\ i\big)$$
+
+    Each query is an $N$-way classification over the $N$ candidate keys (one positive,
+    $N-1$ negatives), so the loss is exactly cross entropy on the $[B, N]$ similarity matrix with
+    labels $0, \dots, B-1$; a random embedding scores $\log N$. $\log N - \ell$ is a lower bound
+    on the mutual information between the two views, which is why more negatives help.
+
+    With `normalize=True` (default, as in SimCLR, MoCo and CLIP) query and key are L2-normalised
+    first, so $\langle q, k\rangle$ is the cosine similarity in $[-1, 1]$ and $\tau$ alone sets
+    how peaked the softmax is. With `normalize=False` raw dot products are used (the embedding
+    norm then acts as an extra, learnable temperature).
+
+    Args:
+        query: one embedding per sample (e.g. view 1).
+        key: the positive for each query, same shape (e.g. view 2 of the same sample).
+        temperature: $\tau > 0$, a float or a 0-dim tensor (a learnable temperature). 0.07-0.2
+            is common.
+        normalize: L2-normalise `query`, `key` and `negatives` along the feature dimension.
+        negatives: optional extra negative keys shared by all queries (a MoCo queue), appended
+            as columns $B, \dots, B+M-1$.
+        symmetric: also classify each key against all queries and average the two directions
+            (CLIP's loss). Not combinable with `negatives`.
+        reduction: `"mean"` over queries, `"sum"` or `"none"`.
+
+    Shape:
+        - query: `[B, D]`, float
+        - key: `[B, D]`
+        - negatives: `[M, D]`
+        - output: scalar, or `[B]` with `reduction="none"`
+
+    Example:
+        >>> q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> info_nce(q, q, temperature=1.0)  # log(1 + e^-1): each positive beats one negative
+        tensor(0.3133)
+    """
+    check_reduction(reduction)
+    check_tensor("query", query, kind="float")
+    check_tensor("key", key, kind="float")
+    check_shapes(query=(query, "B D"), key=(key, "B D"), negatives=(negatives, "M D"))
+    if negatives is not None:
+        check_tensor("negatives", negatives, kind="float")
+        if symmetric:
+            raise ValueError("symmetric: expected False when negatives are given, got True")
+    tau = _check_temperature(temperature, query)
+    check_finite("query", query, always=False)
+    check_finite("key", key, always=False)
+    if normalize:
+        query, key = F.normalize(query, dim=-1), F.normalize(key, dim=-1)
+        if negatives is not None:
+            negatives = F.normalize(negatives, dim=-1)
+    if negatives is not None:
+        key = torch.cat([key, negatives.to(key.dtype)], dim=0)
+    logits = (query @ key.T) / tau  # [B, B + M]
+    labels = torch.arange(query.shape[0], device=query.device)
+    loss = F.cross_entropy(logits, labels, reduction=reduction)
+    if symmetric:
+        loss = 0.5 * (loss + F.cross_entropy(logits.T, labels, reduction=reduction))
+    return loss
+
+
+def _distance(x1: torch.Tensor, x2: torch.Tensor, p: float, eps: float) -> torch.Tensor:
+    # PyTorch's pairwise_distance: || x1 - x2 + eps ||_p (eps keeps the gradient finite at 0).
+    return torch.linalg.vector_norm(x1 - x2 + eps, ord=p, dim=-1)
+
+
+def triplet_loss(
+    anchor: torch.Tensor,
+    positive: torch.Tensor,
+    negative: torch.Tensor,
+    *,
+    margin: float = 1.0,
+    p: float = 2.0,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Triplet margin loss (FaceNet): the positive must be closer to the anchor than the
+    negative, by at least the margin.
+
+    $$\ell_i = \max\big(0,\ d(a_i, p_i) - d(a_i, n_i) + m\big),\qquad
+    d(x, y) = \lVert x - y + \epsilon \rVert_p$$
+
+    Triplets already separated by the margin give zero loss and zero gradient, which is why
+    mining (semi-hard negatives: $d(a,p) < d(a,n) < d(a,p) + m$) matters in practice. With
+    `swap=True` the negative's distance is the smaller of $d(a, n)$ and $d(p, n)$ (Balntas et
+    al. 2016). Equal to `F.triplet_margin_loss` with the same arguments.
+
+    Args:
+        anchor: anchor embeddings.
+        positive: same identity as the anchor.
+        negative: a different identity.
+        margin: $m > 0$.
+        p: the norm degree of the distance, $p > 0$.
+        eps: small constant added inside the norm (PyTorch's convention), $\ge 0$.
+        swap: use the distance swap.
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - anchor, positive, negative: `[B, D]`, float, the same shape
+        - output: scalar, or `[B]` with `reduction="none"`
+
+    Example:
+        >>> a = torch.zeros(1, 2)
+        >>> triplet_loss(a, torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.5]]), eps=0.0)
+        tensor(0.5000)
+    """
+    check_reduction(reduction)
+    check_number("margin", margin, low=0.0, low_inclusive=False)
+    check_number("p", p, low=0.0, low_inclusive=False)
+    check_number("eps", eps, low=0.0)
+    for name, x in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        check_tensor(name, x, kind="float")
+    check_shapes(anchor=(anchor, "B D"))
+    check_same_shape("positive", positive, "anchor", anchor)
+    check_same_shape("negative", negative, "anchor", anchor)
+    d_pos = _distance(anchor, positive, p, eps)
+    d_neg = _distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = torch.minimum(d_neg, _distance(positive, negative, p, eps))
+    return reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+def pairwise_contrastive_loss(
+    x1: torch.Tensor,
+    x2: torch.Tensor,
+    similar: torch.Tensor,
+    *,
+    margin: float = 1.0,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""The original contrastive loss (Hadsell, Chopra and LeCun 2006) on labelled pairs.
+
+    $$d_i = \lVert x_{1,i} - x_{2,i} \rVert_2,\qquad
+    \ell_i = y_i\,\tfrac12 d_i^2 + (1 - y_i)\,\tfrac12 \max(0,\ m - d_i)^2$$
+
+    Similar pairs ($y = 1$) are pulled together by a spring; dissimilar pairs ($y = 0$) are pushed
+    apart only while closer than the margin $m$, after which they cost nothing. Without the
+    margin, pushing dissimilar pairs to infinity would dominate the loss.
+
+    Args:
+        x1: first embedding of each pair.
+        x2: second embedding, same shape.
+        similar: 1 / `True` for a similar pair, 0 / `False` for a dissimilar one.
+        margin: $m > 0$, the distance beyond which dissimilar pairs stop mattering.
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - x1, x2: `[B, D]`, float
+        - similar: `[B]`, bool or 0/1 integer
+        - output: scalar, or `[B]` with `reduction="none"`
+
+    Example:
+        >>> x1, x2 = torch.zeros(2, 2), torch.tensor([[0.6, 0.8], [0.3, 0.4]])  # d = 1, 0.5
+        >>> pairwise_contrastive_loss(x1, x2, torch.tensor([1, 0]), reduction="none")
+        tensor([0.5000, 0.1250])
+    """
+    check_reduction(reduction)
+    check_number("margin", margin, low=0.0, low_inclusive=False)
+    check_tensor("x1", x1, kind="float")
+    check_tensor("x2", x2, kind="float")
+    check_tensor("similar", similar, kind="int_or_bool")
+    check_shapes(x1=(x1, "B D"), similar=(similar, "B"))
+    check_same_shape("x2", x2, "x1", x1)
+    if similar.dtype != torch.bool and bool(((similar != 0) & (similar != 1)).any()):
+        raise ValueError(f"similar: expected 0/1 or bool values, got {similar.unique().tolist()}")
+    y = similar.to(x1.dtype)
+    diff = x1 - x2
+    sq = diff.square().sum(-1)  # d^2 without a square root: smooth at d = 0
+    d = torch.linalg.vector_norm(diff, dim=-1)
+    loss = 0.5 * (y * sq + (1 - y) * (margin - d).clamp_min(0).square())
+    return reduce(loss, reduction)
+
+
+def _off_diagonal_sq_sum(cov: torch.Tensor) -> torch.Tensor:
+    return cov.square().sum() - torch.diagonal(cov).square().sum()
+
+
+def vicreg_loss(
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    *,
+    sim_weight: float = 25.0,
+    var_weight: float = 25.0,
+    cov_weight: float = 1.0,
+    gamma: float = 1.0,
+    eps: float = 1e-4,
+) -> torch.Tensor:
+    r"""VICReg (Bardes, Ponce and LeCun 2022): invariance + variance + covariance, no negatives.
+
+    $$\mathcal{L} = \lambda\,\underbrace{\tfrac{1}{BD}\lVert Z_a - Z_b\rVert_F^2}_{\text{invariance}}
+    + \mu\,\big[v(Z_a) + v(Z_b)\big] + \nu\,\big[c(Z_a) + c(Z_b)\big]$$
+
+    $$v(Z) = \frac{1}{D}\sum_{j}\max\Big(0,\ \gamma - \sqrt{\operatorname{Var}(z_{:,j}) +
+    \epsilon}\Big)\cdot\tfrac12,\qquad
+    c(Z) = \frac{1}{D}\sum_{j \ne k} C(Z)_{jk}^2,\quad C(Z) = \frac{(Z - \bar Z)^\top(Z - \bar
+    Z)}{B - 1}$$
+
+    Invariance matches the two views; the variance hinge keeps every feature's standard
+    deviation across the batch at least $\gamma$ (so the embeddings cannot collapse to a point);
+    the covariance term decorrelates the features (so they cannot collapse onto a line). The
+    $\tfrac12$ on each variance term and the defaults $\lambda = \mu = 25$, $\nu = 1$ follow the
+    authors' code (facebookresearch/vicreg).
+
+    Args:
+        z_a: embeddings of view A (after the expander).
+        z_b: embeddings of view B, same shape.
+        sim_weight: $\lambda \ge 0$, weight of the invariance (MSE) term.
+        var_weight: $\mu \ge 0$, weight of the variance term.
+        cov_weight: $\nu \ge 0$, weight of the covariance term.
+        gamma: target standard deviation $\gamma > 0$.
+        eps: $\epsilon > 0$ inside the square root (keeps the gradient finite at zero variance).
+
+    Shape:
+        - z_a, z_b: `[B, D]`, float, $B \ge 2$
+        - output: scalar
+
+    Example:
+        >>> z = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])  # feature 2 has collapsed to 0
+        >>> vicreg_loss(z, z)  # variance term only: 25 * 2 * (1 - sqrt(1e-4)) / 2 / 2
+        tensor(12.3750)
+    """
+    for name, w in (("sim_weight", sim_weight), ("var_weight", var_weight),
+                    ("cov_weight", cov_weight)):
+        check_number(name, w, low=0.0)
+    check_number("gamma", gamma, low=0.0, low_inclusive=False)
+    check_number("eps", eps, low=0.0, low_inclusive=False)
+    check_tensor("z_a", z_a, kind="float")
+    check_tensor("z_b", z_b, kind="float")
+    sizes = check_shapes(z_a=(z_a, "B D"))
+    check_same_shape("z_b", z_b, "z_a", z_a)
+    if sizes["B"] < 2:
+        raise ValueError(f"z_a: expected a batch of at least 2 (variance across the batch), got {sizes['B']}")
+    batch, dim = sizes["B"], sizes["D"]
+    invariance = F.mse_loss(z_a, z_b)
+    variance = z_a.new_zeros(())
+    covariance = z_a.new_zeros(())
+    for z in (z_a, z_b):
+        z = z - z.mean(dim=0)
+        std = torch.sqrt(z.var(dim=0) + eps)
+        variance = variance + 0.5 * F.relu(gamma - std).mean()
+        cov = (z.T @ z) / (batch - 1)
+        covariance = covariance + _off_diagonal_sq_sum(cov) / dim
+    return sim_weight * invariance + var_weight * variance + cov_weight * covariance
