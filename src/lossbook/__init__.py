@@ -24,6 +24,7 @@ from .diffusion import (
     x0_from_v,
 )
 from .trajectory import mixture_nll, wta_trajectory_loss
+from .metrics import average_precision, brier_min_fde, confusion_matrix, expected_calibration_error, fit_temperature, min_ade, min_fde, miss_rate, ndcg, precision_at_k, precision_recall_curve, precision_recall_f1, reliability_bins, roc_auc, roc_curve, waymo_miss_rate, waymo_miss_thresholds  # noqa: E501, I001
 from .classification import label_smoothing_cross_entropy, multiclass_hinge_loss  # noqa: I001
 from .regression import huber_loss, quantile_loss  # noqa: I001
 from .contrastive import info_nce, pairwise_contrastive_loss, triplet_loss, vicreg_loss  # noqa: I001
@@ -36,6 +37,11 @@ from .alignment import bradley_terry_loss, dpo_loss, grpo_advantages, grpo_loss,
 __version__ = "0.1.0"
 
 __all__ = [
+    # metrics
+    "average_precision", "brier_min_fde", "confusion_matrix", "expected_calibration_error",
+    "fit_temperature", "min_ade", "min_fde", "miss_rate", "ndcg", "precision_at_k",
+    "precision_recall_curve", "precision_recall_f1", "reliability_bins", "roc_auc", "roc_curve",
+    "waymo_miss_rate", "waymo_miss_thresholds",
     # glossary part 1: classification extras, regression, contrastive, regularization,
     # probabilistic, generative
     "label_smoothing_cross_entropy", "multiclass_hinge_loss", "huber_loss", "quantile_loss",
