@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -253,7 +255,7 @@ def class_weights(
     check_tensor("counts", counts)
     check_shapes(counts=(counts, "C"))
     dtype = counts.dtype if counts.is_floating_point() else torch.get_default_dtype()
-    n = counts.to(dtype)
+    n = counts.to(torch.float64)  # computed in float64: beta near 1 needs the digits
     check_finite("counts", n)
     if bool((n <= 0).any()):
         missing = torch.nonzero(n <= 0).flatten().tolist()
@@ -265,11 +267,12 @@ def class_weights(
         raw = 1.0 / n
     elif scheme == "sqrt_inverse":
         raw = n.rsqrt()
-    else:
-        raw = (1.0 - beta) / (-torch.expm1(n * torch.log(torch.tensor(beta, dtype=dtype))))
+    else:  # (1 - beta) / (1 - beta^n), with beta^n = exp(n log beta) and no cancellation
+        raw = (1.0 - beta) / -torch.expm1(n * math.log(beta)) if beta > 0 else torch.ones_like(n)
     weights = raw * n.sum() / (n * raw).sum()
     if max_weight is not None:
         weights = weights.clamp_max(max_weight)
+    weights = weights.to(dtype)
     return weights
 
 
