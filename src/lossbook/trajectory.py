@@ -15,6 +15,7 @@ from ._checks import (
     check_shapes,
     check_tensor,
     masked_reduce,
+    reduce,
 )
 
 __all__ = ["mixture_nll", "wta_trajectory_loss"]
@@ -26,8 +27,9 @@ def _check_trajectories(
     target: torch.Tensor,
     mask: torch.Tensor | None,
     **extra: tuple[torch.Tensor, str],
-) -> torch.Tensor:
-    """Validate the common arguments; return the valid-step mask as the dtype of ``pred``."""
+) -> torch.Tensor | None:
+    """Validate the common arguments; return the valid-step mask as the dtype of ``pred``
+    (``None`` when every step is valid)."""
     check_tensor("pred", pred, kind="float")
     check_tensor("mode_logits", mode_logits, kind="float")
     check_tensor("target", target, kind="float")
@@ -43,7 +45,7 @@ def _check_trajectories(
     check_finite("target", target)
     check_finite("pred", pred, always=False)
     if mask is None:
-        return torch.ones(target.shape[:2], dtype=pred.dtype, device=pred.device)
+        return None
     check_tensor("mask", mask, kind="int_or_bool")
     if mask.dtype != torch.bool and bool(((mask != 0) & (mask != 1)).any()):
         raise ValueError(f"mask: expected 0/1 or bool values, got {mask.unique().tolist()}")
@@ -98,15 +100,20 @@ def wta_trajectory_loss(
     check_reduction(reduction)
     check_number("cls_weight", cls_weight, low=0.0)
     valid_steps = _check_trajectories(pred, mode_logits, target, mask)
-    count = valid_steps.sum(dim=1)  # [B]
 
-    with torch.no_grad():
+    with torch.no_grad():  # choose the winner without a graph through all K modes
         sq = (pred.detach() - target.detach()[:, None]).square().sum(-1)  # [B, K, T]
-        winner = (sq * valid_steps[:, None]).sum(-1).argmin(dim=1)  # [B]
-    rows = torch.arange(pred.shape[0], device=pred.device)
-    best = pred[rows, winner]  # [B, T, 2]: gradient flows into the winner only
-    reg = ((best - target).square().sum(-1) * valid_steps).sum(-1) / count.clamp_min(1)
+        if valid_steps is not None:
+            sq = sq * valid_steps[:, None]
+        winner = sq.sum(-1).argmin(dim=1)  # [B]
+    B, _, T, _ = pred.shape
+    best = pred.gather(1, winner.view(B, 1, 1, 1).expand(B, 1, T, 2)).squeeze(1)  # [B, T, 2]
+    step_error = (best - target).square().sum(-1)  # [B, T]: gradient reaches the winner only
     cls = F.cross_entropy(mode_logits, winner, reduction="none")
+    if valid_steps is None:
+        return reduce(step_error.mean(-1) + cls_weight * cls, reduction)
+    count = valid_steps.sum(dim=1)
+    reg = (step_error * valid_steps).sum(-1) / count.clamp_min(1)
     return masked_reduce(reg + cls_weight * cls, count > 0, reduction)
 
 
@@ -164,11 +171,17 @@ def mixture_nll(
     )
     check_finite("log_scale", log_scale, always=False)
 
-    diff = target[:, None] - pred  # [B, K, T, 2]
+    # One pass per operation over the [B, K, T, 2] tensors; constants and masks at [B, K, T].
+    scaled = (target[:, None] - pred) * torch.exp(-log_scale)  # z, or |y - mu| / b up to sign
     if distribution == "gaussian":
-        log_f = -0.5 * (diff * torch.exp(-log_scale)).square() - log_scale - 0.5 * math.log(2 * math.pi)
+        per_step = -0.5 * scaled.square().sum(-1) - log_scale.sum(-1) - math.log(2 * math.pi)
     else:
-        log_f = -diff.abs() * torch.exp(-log_scale) - log_scale - math.log(2.0)
-    log_lik = (log_f.sum(-1) * valid_steps[:, None]).sum(-1)  # [B, K]
+        per_step = -scaled.abs().sum(-1) - log_scale.sum(-1) - 2 * math.log(2.0)
+    if valid_steps is None:
+        log_lik = per_step.sum(-1)  # [B, K]
+    else:
+        log_lik = (per_step * valid_steps[:, None]).sum(-1)
     nll = -torch.logsumexp(F.log_softmax(mode_logits, dim=-1) + log_lik, dim=-1)
+    if valid_steps is None:
+        return reduce(nll, reduction)
     return masked_reduce(nll, valid_steps.sum(dim=1) > 0, reduction)
