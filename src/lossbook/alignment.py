@@ -426,9 +426,12 @@ def grpo_loss(
         >>> logp = torch.full((4, 3), -1.0)
         >>> mask = torch.tensor([[1, 1, 1], [1, 0, 0], [1, 1, 1], [1, 1, 0]])
         >>> rewards = torch.tensor([1.0, 0.0, 1.0, 0.0])
-        >>> [round(grpo_loss(logp, logp, rewards, group_size=2, mask=mask, loss_type=k).item(), 4)
-        ...  for k in ("grpo", "bnpo", "dr_grpo")]
-        [0.0, -0.2357, -0.1768]
+        >>> for k in ("grpo", "bnpo", "dr_grpo"):
+        ...     print(k, round(grpo_loss(logp, logp, rewards, group_size=2, mask=mask,
+        ...                              loss_type=k).item(), 4))
+        grpo 0.0
+        bnpo -0.2357
+        dr_grpo -0.1768
     """
     check_choice("loss_type", loss_type, GRPO_LOSS_TYPES)
     check_number("beta", beta, low=0.0)
