@@ -74,7 +74,8 @@ def info_nce(
         - query: `[B, D]`, float
         - key: `[B, D]`
         - negatives: `[M, D]`
-        - output: scalar, or `[B]` with `reduction="none"`
+        - output: scalar, or `[B]` with `reduction="none"`; float32 for float16 / bfloat16
+          inputs (the similarity matrix is cast before the softmax, as autocast does)
 
     Example:
         >>> q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
@@ -98,7 +99,10 @@ def info_nce(
             negatives = F.normalize(negatives, dim=-1)
     if negatives is not None:
         key = torch.cat([key, negatives.to(key.dtype)], dim=0)
-    logits = (query @ key.T) / tau  # [B, B + M]
+    logits = query @ key.T  # [B, B + M]
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()  # softmax and the loss in float32, as autocast does
+    logits = logits / tau
     labels = torch.arange(query.shape[0], device=query.device)
     loss = F.cross_entropy(logits, labels, reduction=reduction)
     if symmetric:
