@@ -1372,7 +1372,9 @@ class StabilityMonitor:
 
     $$z = \frac{|x - \operatorname{median}(h)|}{1.4826\,\operatorname{MAD}(h)}$$
 
-    Median and MAD (median absolute deviation) are unchanged by adding a constant to the loss or
+    (when more than half the history ties and the MAD is 0, the mean absolute deviation from the
+    median, times 1.2533, replaces it). Median and MAD (median absolute deviation) are unchanged by
+    adding a constant to the loss or
     flipping its sign, so the monitor works for losses that are negative or hover around zero
     (policy-gradient, DPO margins, ELBOs), where the coefficient of variation
     $\sigma/\mu$ is meaningless: it is negative for a negative mean and explodes near zero.
@@ -1422,8 +1424,11 @@ class StabilityMonitor:
                 continue
             if len(history) >= self.min_history:
                 median = statistics.median(history)
-                mad = statistics.median(abs(h - median) for h in history)
-                scale = max(1.4826 * mad, 1e-12 * max(1.0, abs(median)))
+                deviations = [abs(h - median) for h in history]
+                # MAD is 0 when over half the values tie (a loss that repeats exactly); fall back
+                # to the mean absolute deviation, then to a tiny floor for a constant history.
+                scale = 1.4826 * statistics.median(deviations) or 1.2533 * statistics.fmean(
+                    deviations) or 1e-12 * max(1.0, abs(median))
                 z = abs(x - median) / scale
                 if z > self.threshold:
                     new.append(Alert(
