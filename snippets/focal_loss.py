@@ -1,4 +1,4 @@
-"""Focal loss, softmax (multi-class) and sigmoid (multi-label), in PyTorch and NumPy."""
+"""Focal loss: softmax (multi-class) and sigmoid (multi-label); PyTorch and NumPy."""
 
 # --8<-- [start:focal_loss]
 import torch
@@ -7,13 +7,15 @@ import torch.nn.functional as F
 
 def focal_loss(logits, target, gamma=2.0, alpha=None):
     # logits [N, C], target [N]; alpha: optional per-class weights [C].
-    log_pt = -F.cross_entropy(logits, target, reduction="none")  # log p_t, fused and stable
-    one_minus_pt = (-torch.expm1(log_pt)).clamp_min(1e-12)  # clamp: finite grad at p_t = 1
+    # log p_t from the fused, stable kernel; never build the probability matrix.
+    log_pt = -F.cross_entropy(logits, target, reduction="none")
+    # 1 - p_t without cancellation; the clamp keeps the gradient finite at p_t = 1.
+    one_minus_pt = (-torch.expm1(log_pt)).clamp_min(1e-12)
     loss = -one_minus_pt**gamma * log_pt
     if alpha is None:
         return loss.mean()
     alpha_t = alpha[target]
-    return (alpha_t * loss).sum() / alpha_t.sum()  # same normalisation as weighted CE
+    return (alpha_t * loss).sum() / alpha_t.sum()  # as F.cross_entropy(weight=)
 # --8<-- [end:focal_loss]
 
 
@@ -22,7 +24,7 @@ import numpy as np
 
 
 def focal_loss_np(logits, target, gamma=2.0, alpha=None):
-    # logits [N, C], target [N] int; log-softmax with the max subtracted for stability.
+    # logits [N, C], target [N] int; stable log-softmax (subtract the max).
     z = logits - logits.max(axis=1, keepdims=True)
     log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     log_pt = log_p[np.arange(len(target)), target]

@@ -1,4 +1,4 @@
-"""Multi-modal trajectory losses: winner-takes-all and the mixture NLL, in PyTorch and NumPy."""
+"""Multi-modal trajectory losses: winner-takes-all and mixture NLL."""
 
 # --8<-- [start:wta_loss]
 import torch
@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 def wta_loss(pred, mode_logits, target, cls_weight=1.0):
     # pred [B, K, T, 2], mode_logits [B, K], target [B, T, 2]
-    err = (pred - target[:, None]).pow(2).sum(-1).mean(-1)  # [B, K] mean sq. L2 per step
+    # [B, K]: squared L2 per step, averaged over time
+    err = (pred - target[:, None]).pow(2).sum(-1).mean(-1)
     winner = err.argmin(dim=1)  # [B], no gradient through argmin
     reg = err[torch.arange(len(winner)), winner]  # [B]
     cls = F.cross_entropy(mode_logits, winner, reduction="none")  # [B]

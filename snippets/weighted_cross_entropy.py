@@ -1,4 +1,4 @@
-"""Weighted cross entropy and class weights: what you would write in an interview."""
+"""Weighted cross entropy and class weights, as written in an interview."""
 
 # --8<-- [start:weighted_cross_entropy]
 import torch
@@ -17,7 +17,7 @@ import torch
 
 
 def class_weights(counts, scheme="inverse", beta=0.999):
-    # counts [C]: samples per class. Returns weights [C] that average 1 over the samples.
+    # counts [C]: samples per class -> weights [C] averaging 1 over samples.
     n = counts.double()
     if scheme == "inverse":
         raw = 1.0 / n
