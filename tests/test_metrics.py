@@ -598,3 +598,17 @@ GT = torch.zeros(2, 4, 2)
 def test_bad_input_names_the_argument(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+def test_torch_sort_path_equals_sklearn():
+    """bfloat16 scores take the torch.sort path (the one used on GPU tensors)."""
+    rng = np.random.default_rng(12)
+    y = rng.random(400) < 0.3
+    s = torch.from_numpy(rng.random(400) + 0.3 * y).to(torch.bfloat16)  # bf16: many ties
+    s64 = s.double().numpy()
+    yt = torch.from_numpy(y)
+    assert average_precision(s, yt).item() == pytest.approx(
+        skm.average_precision_score(y, s64), abs=1e-12)
+    assert roc_auc(s, yt).item() == pytest.approx(skm.roc_auc_score(y, s64), abs=1e-12)
+    with pytest.raises(ValueError, match="scores"):
+        average_precision(torch.tensor([float("nan"), 0.5], dtype=torch.bfloat16), yt[:2])
