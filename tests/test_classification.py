@@ -201,7 +201,7 @@ def test_class_weights_limits_and_cap():
     [
         (lambda: lossbook.focal_loss(LOGITS, TARGET[:, None]), ValueError, r"target: expected 1 dimensions"),
         (lambda: lossbook.focal_loss(LOGITS, torch.tensor([0, 3])), ValueError, r"target: expected class indices in \[0, 2\]"),
-        (lambda: lossbook.focal_loss(LOGITS, TARGET.float()), TypeError, r"target: expected a int tensor"),
+        (lambda: lossbook.focal_loss(LOGITS, TARGET.float()), TypeError, r"target: expected an integer tensor"),
         (lambda: lossbook.focal_loss(LOGITS.long(), TARGET), TypeError, r"logits: expected a float"),
         (lambda: lossbook.focal_loss(LOGITS, TARGET, gamma=-1.0), ValueError, r"gamma: expected a finite number in \[0"),
         (lambda: lossbook.focal_loss(LOGITS, TARGET, reduction="avg"), ValueError, r"reduction: expected one of"),

@@ -61,7 +61,7 @@ def check_tensor(name: str, x: object, *, kind: str = "any") -> torch.Tensor:
         "int_or_bool": not x.is_floating_point() and not x.is_complex(),
     }[kind]
     if not ok:
-        expected = {"int_or_bool": "an integer or bool"}.get(kind, f"a {kind}")
+        expected = {"int": "an integer", "int_or_bool": "an integer or bool"}.get(kind, f"a {kind}")
         raise TypeError(f"{name}: expected {expected} tensor, got dtype {x.dtype}")
     return x
 
