@@ -31,6 +31,7 @@ from lossbook.patterns import (
     build_loss,
     check_finite_losses,
     component_grad_norms,
+    data_parallel_backward,
     ddp_demo,
     global_valid_counts,
     masked_mean,
@@ -764,3 +765,32 @@ def test_ddp_demo_argument_errors():
         ddp_demo(5)
     with pytest.raises(ValueError, match=r"num_microbatches: expected an integer in \[1, 1\]"):
         ddp_demo(4, num_microbatches=2)
+
+
+def test_data_parallel_backward_on_one_process_is_exact_accumulation():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(6, 4), torch.nn.Linear(4, 6)).double()
+    ids = torch.randint(0, 6, (5, 8))
+    lengths = torch.tensor([7, 1, 4, 2, 6])
+    shard = {"input_ids": ids[:, :-1], "target_ids": ids[:, 1:],
+             "token_mask": (torch.arange(7) < lengths[:, None]).long()}
+
+    def grads():
+        return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+
+    full, _ = NLLLoss()(model(shard["input_ids"]), shard, None, None)
+    full.backward()
+    ref = grads()
+    for n in (1, 2, 5):
+        model.zero_grad()
+        loss, metrics = data_parallel_backward(model, NLLLoss(), shard, num_microbatches=n)
+        assert loss == pytest.approx(full.item(), abs=1e-12)
+        assert metrics["num_valid_tokens"] == 20.0
+        torch.testing.assert_close(grads(), ref, rtol=0, atol=1e-12)
+    model.zero_grad()
+    data_parallel_backward(model, NLLLoss(), shard, num_microbatches=2, normalization="local")
+    assert (grads() - ref).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="inputs_key: 'tokens'"):
+        data_parallel_backward(model, NLLLoss(), shard, inputs_key="tokens")
+    with pytest.raises(ValueError, match="num_microbatches"):
+        data_parallel_backward(model, NLLLoss(), shard, num_microbatches=6)

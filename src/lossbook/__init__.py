@@ -33,7 +33,7 @@ from .probabilistic import elbo_loss, gaussian_kl, kl_divergence  # noqa: I001
 from .generative import gan_discriminator_loss, gan_generator_loss, gradient_penalty, wgan_critic_loss, wgan_generator_loss  # noqa: E501, I001
 from .rl import generalized_advantage_estimate, kl_penalty, ppo_clip_loss, quantile_huber_loss, reinforce_loss, sac_actor_loss, sac_critic_loss, sac_temperature_loss, td_loss  # noqa: E501, I001
 from .alignment import bradley_terry_loss, dpo_loss, grpo_advantages, grpo_loss, kto_loss, orpo_loss  # noqa: E501, I001
-from .patterns import LOSS_REGISTRY, Alert, BradleyTerryLoss, ClippedPGLoss, Component, ComposedLoss, DDPDemoResult, DPOLoss, GradNormWeighting, LossFunction, LossRegistry, LossType, NLLLoss, StabilityMonitor, UncertaintyWeighting, accumulate_microbatches, build_loss, check_finite_losses, component_grad_norms, ddp_demo, global_valid_counts, masked_mean, slice_batch, stable_contrastive_loss  # noqa: E501, I001
+from .patterns import LOSS_REGISTRY, Alert, BradleyTerryLoss, ClippedPGLoss, Component, ComposedLoss, DDPDemoResult, DPOLoss, GradNormWeighting, LossFunction, LossRegistry, LossType, NLLLoss, StabilityMonitor, UncertaintyWeighting, accumulate_microbatches, build_loss, check_finite_losses, component_grad_norms, data_parallel_backward, ddp_demo, global_valid_counts, masked_mean, slice_batch, stable_contrastive_loss  # noqa: E501, I001
 from .simulation import WOSAC_2025_WEIGHTS, box_corners, box_overlap, collision, histogram_log_likelihood, inverse_bicycle, kinematic_infeasibility, log_divergence, nearest_object_distance, offroad, point_in_polygon, realism_score, signed_distance_to_road_edges, toy_rollouts, toy_scene, wrong_way  # noqa: E501, I001
 
 __version__ = "0.1.0"
@@ -74,7 +74,8 @@ __all__ = [
     "LOSS_REGISTRY", "Alert", "BradleyTerryLoss", "ClippedPGLoss", "Component", "ComposedLoss",
     "DDPDemoResult", "DPOLoss", "GradNormWeighting", "LossFunction", "LossRegistry", "LossType",
     "NLLLoss", "StabilityMonitor", "UncertaintyWeighting", "accumulate_microbatches",
-    "build_loss", "check_finite_losses", "component_grad_norms", "ddp_demo",
+    "build_loss", "check_finite_losses", "component_grad_norms", "data_parallel_backward",
+    "ddp_demo",
     "global_valid_counts", "masked_mean", "slice_batch", "stable_contrastive_loss",
     # simulation
     "WOSAC_2025_WEIGHTS", "box_corners", "box_overlap", "collision", "histogram_log_likelihood",

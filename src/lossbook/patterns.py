@@ -74,6 +74,7 @@ __all__ = [
     "build_loss",
     "check_finite_losses",
     "component_grad_norms",
+    "data_parallel_backward",
     "ddp_demo",
     "global_valid_counts",
     "masked_mean",
@@ -807,6 +808,100 @@ def accumulate_microbatches(
     return total, leaf.grad
 
 
+def data_parallel_backward(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    loss_fn: LossFunction,
+    shard: Mapping[str, torch.Tensor],
+    *,
+    num_microbatches: int = 1,
+    normalization: str = "global",
+    inputs_key: str = "input_ids",
+    group: Any = None,
+) -> tuple[float, dict[str, float]]:
+    r"""One data-parallel rank's forward and backward over its shard of the global batch, with
+    gradient accumulation, normalised so that the update equals the single-process one.
+
+    With `normalization="global"`:
+
+    1. the valid sequences and tokens of the shard are counted and all-reduced over `group`
+       ([global_valid_counts][lossbook.patterns.global_valid_counts]);
+    2. each microbatch loss is divided by those global counts (inside `loss_fn`) and multiplied
+       by the world size $W$ before `backward`, because DDP / FSDP **average** gradients over
+       ranks: $rac{1}{W}\sum_r 
+abla (W L_r) = \sum_r 
+abla L_r = 
+abla L$ (NeMo RL does
+       the same, `loss *= dp_size`);
+    3. all microbatches but the last run under `model.no_sync()` when the model has it (DDP), so
+       gradients are all-reduced once per step.
+
+    `normalization="local"` divides each microbatch by its own counts and averages the
+    microbatch losses (no world-size factor): the mean of means, for comparison. Without
+    `torch.distributed` initialised this is plain gradient accumulation on one process, the same
+    code as under `torchrun`.
+
+    Args:
+        model: maps `shard[inputs_key]` rows to what `loss_fn` takes first (e.g. a DDP module).
+        loss_fn: a [LossFunction][lossbook.patterns.LossFunction].
+        shard: this rank's rows of the global batch.
+        num_microbatches: microbatches per rank (pairs of rows stay together for preference
+            losses).
+        normalization: `"global"` or `"local"`.
+        inputs_key: the entry of `shard` fed to `model`.
+        group: the data-parallel process group (default: all ranks).
+
+    Returns:
+        this rank's share of the global-batch loss (summed over its microbatches, without the
+        world-size factor; summed over ranks it is the global loss) and its metrics, summed over
+        microbatches.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> model = torch.nn.Sequential(torch.nn.Embedding(5, 3), torch.nn.Linear(3, 5))
+        >>> ids = torch.randint(0, 5, (4, 6))
+        >>> shard = {"input_ids": ids[:, :-1], "target_ids": ids[:, 1:],
+        ...          "token_mask": torch.tensor([[1] * 5, [1, 1, 1, 1, 0], [1, 0, 0, 0, 0], [0] * 5])}
+        >>> loss, metrics = data_parallel_backward(model, NLLLoss(), shard, num_microbatches=2)
+        >>> round(loss, 4), metrics["num_valid_tokens"]
+        (1.7691, 10.0)
+    """
+    check_choice("normalization", normalization, NORMALIZATIONS)
+    if inputs_key not in shard:
+        raise ValueError(f"inputs_key: {inputs_key!r} is not in the shard (keys {sorted(shard)})")
+    rows = shard[inputs_key].shape[0]
+    per_example = getattr(loss_fn, "rows_per_example", 1)
+    examples = rows // per_example
+    if isinstance(num_microbatches, bool) or not isinstance(num_microbatches, int) or not (
+        1 <= num_microbatches <= max(examples, 1)
+    ):
+        raise ValueError(
+            f"num_microbatches: expected an integer in [1, {examples}] (the shard has"
+            f" {examples} example(s) of {per_example} row(s)), got {num_microbatches!r}"
+        )
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    world = torch.distributed.get_world_size(group) if distributed else 1
+    seqs = toks = None
+    if normalization == "global":
+        seqs, toks = global_valid_counts(shard, group=group)
+    chunks = _row_chunks(rows, num_microbatches, per_example)
+    no_sync = getattr(model, "no_sync", None)
+    total, metrics = 0.0, {}
+    for i, (start, stop) in enumerate(chunks):
+        micro = slice_batch(shard, start, stop, batch_size=rows)
+        last = i == len(chunks) - 1
+        with contextlib.nullcontext() if last or no_sync is None else no_sync():
+            loss, sub = loss_fn(model(micro[inputs_key]), micro, seqs, toks)
+            if normalization == "global":
+                (loss * world).backward()
+            else:
+                loss = loss / len(chunks)
+                loss.backward()
+        total += loss.item()
+        for key, value in sub.items():
+            metrics[key] = metrics.get(key, 0.0) + value
+    return total, metrics
+
+
 # --------------------------------------------------------------------------------------------
 # Composition, registry and configuration
 # --------------------------------------------------------------------------------------------
@@ -1494,27 +1589,13 @@ def _ddp_worker(rank: int, world_size: int, port: int, seed: int, microbatches: 
         ddp = DistributedDataParallel(model)
         start, stop = _row_chunks(len(_DEMO_LENGTHS), world_size, 1)[rank]
         shard = slice_batch(data, start, stop)
-        loss_fn = NLLLoss()
         grads, losses = {}, {}
         for mode in NORMALIZATIONS:
             model.zero_grad(set_to_none=True)
-            # Global counts: summed over this rank's shard, then all-reduced over the ranks.
-            seqs, toks = global_valid_counts(shard) if mode == "global" else (None, None)
-            chunks = _row_chunks(stop - start, microbatches, 1)
-            total = 0.0
-            for i, (a, b) in enumerate(chunks):
-                micro = slice_batch(shard, a, b)
-                last = i == len(chunks) - 1  # DDP all-reduces (averages) on the last backward
-                with contextlib.nullcontext() if last else ddp.no_sync():
-                    loss, _ = loss_fn(ddp(micro["input_ids"]), micro, seqs, toks)
-                    if mode == "global":
-                        loss = loss * world_size  # DDP averages over ranks; we want the sum
-                    else:
-                        loss = loss / len(chunks)  # mean of microbatch means
-                    loss.backward()
-                total += loss.item()
+            losses[mode], _ = data_parallel_backward(
+                ddp, NLLLoss(), shard, num_microbatches=microbatches, normalization=mode
+            )
             grads[mode] = _flat_grad(model).tolist()
-            losses[mode] = total
         queue.put((rank, grads, losses, int(shard["token_mask"].sum()), None))
     except Exception as error:  # noqa: BLE001 - reported to the parent with the rank
         queue.put((rank, None, None, 0, f"{type(error).__name__}: {error}"))
@@ -1556,14 +1637,11 @@ def ddp_demo(
     `world_size` processes spawned on 127.0.0.1), compared with one process on the whole batch.
 
     The batch has 4 sequences of 8, 7, 2 and 1 valid tokens; with 2 ranks, rank 0 holds 15 tokens
-    and rank 1 holds 3, and each rank accumulates over `num_microbatches`. Each rank:
-
-    1. counts its valid sequences and tokens and all-reduces them (the global counts);
-    2. runs the microbatches under `ddp.no_sync()` except the last, each loss divided by the
-       global token count and multiplied by `world_size` (DDP **averages** gradients over ranks,
-       NeMo RL multiplies by the data-parallel size to turn that into a sum);
-    3. repeats with local normalisation (each microbatch by its own count, losses averaged over
-       microbatches), the mistake to compare with.
+    and rank 1 holds 3, and each rank accumulates over `num_microbatches`. Each rank wraps the
+    model in `DistributedDataParallel` and calls
+    [data_parallel_backward][lossbook.patterns.data_parallel_backward] on its shard twice: with
+    global normalisation (all-reduced counts, loss times the world size, `no_sync` until the last
+    microbatch) and with local normalisation (the mean of microbatch means), for comparison.
 
     The worker is a module-level function of this library because spawned processes import the
     function they run; it cannot live in a notebook cell or an `exec`-ed block. Under `torchrun`
