@@ -145,7 +145,9 @@ class Kata:
         lines += textwrap.wrap(self.task, 96) + ["", "Shapes:"]
         lines += [f"  {s}" for s in self.shapes]
         lines += ["", "Hint:"] + textwrap.wrap(self.hint, 94, initial_indent="  ", subsequent_indent="  ")
-        lines += ["", f"Checked against: {self.library}", f"Lesson: {self.lesson_url}"]
+        lines += ["", f"Checked against: {self.library}"]
+        if self.lesson:
+            lines.append(f"Lesson: {self.lesson_url}")
         return "\n".join(lines)
 
 
@@ -307,7 +309,9 @@ def _shape(x: torch.Tensor) -> str:
 
 def _fmt_values(x: torch.Tensor, limit: int = 6) -> str:
     if x.dtype == torch.bool:
-        x = x.to(torch.int64)
+        flat = [str(v) for v in x.reshape(-1).tolist()]
+        more = f", ... ({len(flat)} values)" if len(flat) > limit else ""
+        return flat[0] if x.ndim == 0 else "[" + ", ".join(flat[:limit]) + more + "]"
     flat = x.detach().reshape(-1).to(torch.float64).tolist()
     integral = not x.is_floating_point()
     shown = [f"{v:d}" if integral else f"{v:.6g}" for v in map(int if integral else float, flat[:limit])]
@@ -426,8 +430,9 @@ class CheckReport:
             return "\n".join(lines)
         first = failed[0]
         lines += ["", f"First failure: {first.name}", textwrap.indent(first.detail, "  ")]
+        lesson = f"; the lesson: {k.lesson_url}" if k.lesson else ""
         lines += ["", f"{len(failed)} of {len(self.results)} cases failed."
-                  f" `lossbook kata show {k.name}` repeats the task; the lesson: {k.lesson_url}"]
+                  f" `lossbook kata show {k.name}` repeats the task{lesson}"]
         return "\n".join(lines)
 
 
@@ -437,6 +442,7 @@ def _wrap(text: str) -> str:
 
 def _case_failure(kata: Kata, case: Case, problem: str, got: object | None, args: tuple) -> str:
     lines = [problem]
+    recognised = False
     if got is not None:
         for mistake in kata.mistakes:
             try:
@@ -446,8 +452,11 @@ def _case_failure(kata: Kata, case: Case, problem: str, got: object | None, args
                 continue
             if _compare(wrong, got, kata.rtol, kata.atol, "output") is None:
                 lines.append(_wrap(f"This is a common mistake: {mistake.message}"))
+                recognised = True
                 break
-    lines.append(_wrap(f"Hint: {case.hint or kata.hint}"))
+    # A recognised mistake says what is wrong; the case's own hint may be about something else.
+    hint = kata.hint if recognised else case.hint or kata.hint
+    lines.append(_wrap(f"Hint: {hint}"))
     return "\n".join(lines)
 
 
@@ -497,6 +506,17 @@ def _run_case(kata: Kata, function: Callable, case: Case, path: Path) -> CaseRes
     return CaseResult(case.name, True)
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Tiny tensors run fastest on one thread (and do not fight other processes for cores)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def check(name: str, path: str | Path) -> CheckReport:
     """Check the reader's implementation in ``path`` against kata ``name``'s library function.
 
@@ -519,16 +539,17 @@ def check(name: str, path: str | Path) -> CheckReport:
     except ValueError:  # builtins without a signature: just try to call them
         pass
     resolved = Path(path).resolve()
-    for case in kata.cases():
-        try:
-            report.results.append(_run_case(kata, function, case, resolved))
-        except NotImplementedError:
-            report.results.clear()
-            report.stopped = (
-                f"{kata.function} still raises NotImplementedError: write its body, then run"
-                f" the check again. Stuck? `lossbook kata show {kata.name}` has a hint."
-            )
-            break
+    with _one_thread():
+        for case in kata.cases():
+            try:
+                report.results.append(_run_case(kata, function, case, resolved))
+            except NotImplementedError:
+                report.results.clear()
+                report.stopped = (
+                    f"{kata.function} still raises NotImplementedError: write its body, then run"
+                    f" the check again. Stuck? `lossbook kata show {kata.name}` has a hint."
+                )
+                break
     return report
 
 
@@ -565,10 +586,6 @@ def _randint(g: torch.Generator, high: int, *shape: int) -> torch.Tensor:
     return torch.randint(0, high, shape, generator=g)
 
 
-def _mean_over_n(per_sample: torch.Tensor) -> torch.Tensor:
-    return per_sample.mean()
-
-
 # --------------------------------------------------------------------------- katas: classification
 
 
@@ -588,10 +605,10 @@ def _focal_cases() -> list[Case]:
             hint="with gamma=0 the modulating factor (1 - p_t)^0 is 1: focal loss is cross entropy.",
         ),
     ]
-    alpha = torch.tensor([0.25, 1.0, 2.0, 0.5])
+    alpha = torch.tensor([0.25, 1.0, 4.0, 0.5])
     cases.append(
         Case(
-            "per-class alpha = [0.25, 1, 2, 0.5], N=32",
+            "per-class alpha = [0.25, 1, 4, 0.5], N=32",
             (_randn(g, 32, 4, scale=2.0), _randint(g, 4, 32), 2.0, alpha),
             hint="with alpha, the mean divides by sum(alpha[target]) (as F.cross_entropy(weight=)"
             " does), not by N, so gamma=0 gives weighted cross entropy exactly.",
@@ -987,6 +1004,706 @@ _register(
         lesson="custom-losses.md",
     )
 )
+
+def _sigmoid_focal_reference(logits, target, alpha, gamma):
+    return classification.sigmoid_focal_loss(logits, target, alpha=alpha, gamma=gamma)
+
+
+def _sigmoid_focal_cases() -> list[Case]:
+    g = _gen(5)
+    x = torch.log(torch.tensor([9.0]))
+    return [
+        Case("p = 0.9 on a positive (torchvision check value 2.634e-4)",
+             (x, torch.tensor([1.0]), 0.25, 2.0)),
+        Case("random multi-label N=8, C=5",
+             (_randn(g, 8, 5, scale=2.0), (torch.rand(8, 5, generator=g) < 0.3).float(), 0.25, 2.0)),
+        Case(
+            "alpha=-1 disables the class balancing, gamma=1",
+            (_randn(g, 6, 3), (torch.rand(6, 3, generator=g) < 0.5).float(), -1.0, 1.0),
+            hint="a negative alpha means no alpha_t factor at all (torchvision's convention).",
+        ),
+        Case(
+            "extreme logits (+-100)",
+            (torch.tensor([[100.0, -100.0], [-100.0, 100.0]]), torch.tensor([[0.0, 1.0], [1.0, 0.0]]),
+             0.25, 2.0),
+            hint="take the cross entropy from F.binary_cross_entropy_with_logits (stable), not"
+            " log(sigmoid(x)), which is log(0) for a very wrong logit.",
+        ),
+        Case("gradient with respect to the logits",
+             (_randn(g, 4, 3), (torch.rand(4, 3, generator=g) < 0.5).float(), 0.25, 2.0),
+             grad=("logits",)),
+    ]
+
+
+_register(
+    Kata(
+        name="sigmoid_focal_loss",
+        title="Sigmoid focal loss (binary / multi-label, RetinaNet)",
+        signature="sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0)",
+        returns="the focal loss averaged over every element, a scalar tensor",
+        task=(
+            "Implement torchvision's sigmoid focal loss: per element, p = sigmoid(x), p_t = p if"
+            " the target is 1 else 1 - p, loss = alpha_t (1 - p_t)^gamma BCE(x, y) with alpha_t ="
+            " alpha for positives and 1 - alpha for negatives; a negative alpha disables alpha_t."
+            " Average over all elements."
+        ),
+        shapes=("logits: [N, C] float (any shape)", "target: same shape, 0./1. floats",
+                "output: [] scalar"),
+        hint="Start from the per-element BCE with logits; p_t and alpha_t are blends of the"
+        " positive and negative cases weighted by the target.",
+        library="lossbook.sigmoid_focal_loss",
+        reference=_sigmoid_focal_reference,
+        cases=_sigmoid_focal_cases,
+        lesson="custom-losses.md",
+        mistakes=(
+            Mistake(
+                "alpha is applied to every element; alpha_t is alpha on positives and 1 - alpha"
+                " on negatives.",
+                lambda x, y, alpha, gamma: alpha
+                * classification.sigmoid_focal_loss(x, y, alpha=-1.0, gamma=gamma),
+            ),
+            Mistake(
+                "the modulating factor (1 - p_t)^gamma is missing.",
+                lambda x, y, alpha, gamma: classification.sigmoid_focal_loss(
+                    x, y, alpha=alpha, gamma=0.0
+                ),
+            ),
+        ),
+    )
+)
+
+
+# --------------------------------------------------------------------------- katas: metrics
+
+
+def _confusion_reference(pred, target, num_classes):
+    from . import metrics
+
+    return metrics.confusion_matrix(pred, target, num_classes=num_classes)
+
+
+def _confusion_cases() -> list[Case]:
+    g = _gen(41)
+    return [
+        Case("binary, N=12", (_randint(g, 2, 12), _randint(g, 2, 12), 2)),
+        Case("random N=50, C=4", (_randint(g, 4, 50), _randint(g, 4, 50), 4)),
+        Case(
+            "class 3 never predicted nor present (num_classes=5)",
+            (torch.tensor([0, 1, 2, 2, 4, 1]), torch.tensor([0, 2, 2, 1, 4, 1]), 5),
+            hint="size the matrix from num_classes, not from the labels you happen to see.",
+        ),
+        Case(
+            "every prediction wrong",
+            (torch.tensor([1, 2, 0, 1]), torch.tensor([0, 1, 2, 0]), 3),
+            hint="M[i, j] counts samples of TRUE class i predicted as class j: rows are the"
+            " truth, columns the prediction.",
+        ),
+    ]
+
+
+_register(
+    Kata(
+        name="confusion_matrix",
+        title="Confusion matrix",
+        signature="confusion_matrix(pred, target, num_classes)",
+        returns="a [C, C] integer tensor of counts, rows = true class, columns = predicted class",
+        task=(
+            "Count M[i, j], the number of samples whose true class is i and predicted class is j"
+            " (scikit-learn's convention: rows are the truth). The diagonal holds the true"
+            " positives of each class. Vectorise it: no Python loop over samples."
+        ),
+        shapes=("pred:   [N] int64 predicted classes", "target: [N] int64 true classes",
+                "num_classes: int C", "output: [C, C] int64"),
+        hint="Each (true, predicted) pair is one cell index true * C + pred; count them in one go.",
+        library="lossbook.metrics.confusion_matrix",
+        reference=_confusion_reference,
+        cases=_confusion_cases,
+        lesson="metrics.md",
+        imports="import torch",
+        mistakes=(
+            Mistake(
+                "the matrix is transposed: rows must be the true class, columns the prediction.",
+                lambda pred, target, c: _confusion_reference(pred, target, c).T,
+            ),
+        ),
+    )
+)
+
+
+def _prf_reference(pred, target, num_classes):
+    from . import metrics
+
+    return metrics.precision_recall_f1(pred, target, num_classes=num_classes)
+
+
+def _prf_cases() -> list[Case]:
+    g = _gen(43)
+    return [
+        Case("binary, N=20", (_randint(g, 2, 20), _randint(g, 2, 20), 2)),
+        Case("random N=60, C=4", (_randint(g, 4, 60), _randint(g, 4, 60), 4)),
+        Case(
+            "class 2 is never predicted (0/0 precision is 0)",
+            (torch.tensor([0, 1, 1, 0, 1, 0]), torch.tensor([0, 2, 1, 2, 1, 0]), 3),
+            hint="TP + FP = 0 for a class that is never predicted: 0/0 is NaN in torch; define it"
+            " as 0 (scikit-learn's zero_division=0), e.g. with torch.where on the denominator.",
+        ),
+        Case(
+            "rare positive class: 2 positives in 30",
+            (torch.tensor([0] * 25 + [1] * 3 + [0, 1]), torch.tensor([0] * 28 + [1, 1]), 2),
+            hint="precision = TP / (TP + FP) is about the predictions; recall = TP / (TP + FN)"
+            " is about the true positives.",
+        ),
+    ]
+
+
+def _swapped_pr(pred, target, c):
+    p, r, f1 = _prf_reference(pred, target, c)
+    return r, p, f1
+
+
+_register(
+    Kata(
+        name="precision_recall_f1",
+        title="Precision, recall and F1 per class",
+        signature="precision_recall_f1(pred, target, num_classes)",
+        returns="a tuple (precision, recall, f1) of [C] float tensors",
+        task=(
+            "From predicted and true class indices, return per-class precision TP/(TP+FP), recall"
+            " TP/(TP+FN) and F1 = 2TP/(2TP+FP+FN). A ratio whose denominator is 0 (a class never"
+            " predicted, or never present) is 0."
+        ),
+        shapes=("pred, target: [N] int64", "num_classes: int C",
+                "output: (precision [C], recall [C], f1 [C]) float"),
+        hint="Build the confusion matrix first: the diagonal is TP, column sums are TP + FP,"
+        " row sums are TP + FN.",
+        library="lossbook.metrics.precision_recall_f1",
+        reference=_prf_reference,
+        cases=_prf_cases,
+        lesson="metrics.md",
+        imports="import torch",
+        mistakes=(
+            Mistake("precision and recall are swapped: precision divides by how often the class"
+                    " was predicted (column sum), recall by how often it is true (row sum).",
+                    _swapped_pr),
+        ),
+    )
+)
+
+
+def _ade_fde_reference(pred, target):
+    from . import metrics
+
+    return metrics.min_ade(pred, target), metrics.min_fde(pred, target)
+
+
+def _ade_fde_cases() -> list[Case]:
+    g = _gen(47)
+    diag = torch.arange(10.0).repeat_interleave(2).reshape(1, 1, 10, 2)
+    steady = [[2.0, 0.0]] * 3
+    late = [[0.0, 0.0], [0.0, 0.0], [3.0, 0.0]]
+    return [
+        Case(
+            "one mode at (i, i), truth at the origin (Argoverse check: ADE 6.364, FDE sqrt(162))",
+            (diag, torch.zeros(1, 10, 2)),
+        ),
+        Case(
+            "minADE and minFDE from different modes",
+            (torch.tensor([[steady, late]]), torch.zeros(1, 3, 2)),
+            hint="take each minimum over the K modes independently (Waymo's convention):"
+            " minADE may come from one mode and minFDE from another.",
+        ),
+        Case("random B=4, K=6, T=16", (_randn(g, 4, 6, 16, 2, scale=3.0), _randn(g, 4, 16, 2, scale=3.0))),
+        Case(
+            "B=3, K=2, T=5 (dimensions of different sizes)",
+            (_randn(g, 3, 2, 5, 2), _randn(g, 3, 5, 2)),
+            hint="pred is [B, K, T, 2]: the norm is over the last axis, the ADE mean over T"
+            " (axis 2), the minimum over K (axis 1), then the mean over B.",
+        ),
+        Case(
+            "gradient with respect to pred (only the best modes receive one)",
+            (_randn(g, 3, 4, 6, 2, scale=2.0), _randn(g, 3, 6, 2, scale=2.0)),
+            grad=("pred",),
+        ),
+    ]
+
+
+_register(
+    Kata(
+        name="ade_fde",
+        title="minADE / minFDE over K predicted trajectories",
+        signature="min_ade_fde(pred, target)",
+        returns="a tuple (min_ade, min_fde) of scalar tensors, averaged over the batch",
+        task=(
+            "For each sample and each of the K predicted futures, ADE is the mean over time steps"
+            " of the Euclidean distance to the logged future, FDE the distance at the last step."
+            " Return minADE and minFDE (each the minimum over K, taken independently), averaged"
+            " over the batch."
+        ),
+        shapes=("pred:   [B, K, T, 2] float", "target: [B, T, 2] float",
+                "output: (min_ade [], min_fde []) in metres"),
+        hint="Compute the distance tensor [B, K, T] once; ADE and FDE are two reductions of it.",
+        library="lossbook.metrics.min_ade, lossbook.metrics.min_fde",
+        reference=_ade_fde_reference,
+        cases=_ade_fde_cases,
+        lesson="metrics.md",
+        imports="import torch",
+        mistakes=(
+            Mistake(
+                "the distances are squared; ADE/FDE are in metres, sqrt(dx^2 + dy^2).",
+                lambda pred, target: (
+                    (pred - target[:, None]).square().sum(-1).mean(-1).min(1).values.mean(),
+                    (pred - target[:, None]).square().sum(-1)[..., -1].min(1).values.mean(),
+                ),
+            ),
+            Mistake(
+                "ADE is averaged over the modes instead of the time steps (axis 1 is K, axis 2"
+                " is T).",
+                lambda pred, target: (
+                    torch.linalg.vector_norm(pred - target[:, None], dim=-1)
+                    .mean(1).min(-1).values.mean(),
+                    torch.linalg.vector_norm(pred - target[:, None], dim=-1)[..., -1]
+                    .min(1).values.mean(),
+                ),
+            ),
+            Mistake(
+                "the errors are averaged over the K modes instead of taking the minimum; a"
+                " multi-modal prediction is scored by its best mode.",
+                lambda pred, target: (
+                    torch.linalg.vector_norm(pred - target[:, None], dim=-1).mean(),
+                    torch.linalg.vector_norm(pred - target[:, None], dim=-1)[..., -1].mean(),
+                ),
+            ),
+        ),
+    )
+)
+
+
+# --------------------------------------------------------------------------- katas: simulation
+
+
+def _bicycle_reference(speed, heading, dt):
+    from . import simulation
+
+    return simulation.inverse_bicycle(speed, heading, dt=dt)
+
+
+def _kinematic_reference(speed, heading, dt):
+    from . import simulation
+
+    return simulation.kinematic_infeasibility(speed, heading, dt=dt)
+
+
+def _kinematic_cases() -> list[Case]:
+    g = _gen(53)
+    cruise = 10.0 + torch.randn(4, 12, generator=g).cumsum(-1) * 0.05
+    heading = torch.randn(4, 12, generator=g).cumsum(-1) * 0.01
+    return [
+        Case("smooth driving, 4 agents x 12 steps", (cruise, heading, 0.1)),
+        Case(
+            "a hard brake: 12 -> 10 m/s in 0.1 s",
+            (torch.tensor([12.0, 12.0, 10.0, 10.0]), torch.zeros(4), 0.1),
+        ),
+        Case(
+            "heading crossing +-pi (3.1 -> -3.1 rad is a small left turn)",
+            (torch.full((4,), 8.0), torch.tensor([3.05, 3.1, -3.1, -3.05]), 0.1),
+            hint="wrap the heading change into [-pi, pi) before dividing: 3.1 -> -3.1 is a"
+            " 0.083 rad turn, not -6.2 rad.",
+        ),
+        Case(
+            "crawling below 0.6 m/s: curvature is 0",
+            (torch.tensor([0.2, 0.3, 0.5, 2.0, 2.0]), torch.tensor([0.0, 0.5, 1.0, 1.0, 1.02]), 0.1),
+            hint="below min_speed = 0.6 m/s (at either end of the step) the curvature is 0: heading"
+            " noise over a tiny distance is not a turn.",
+        ),
+        Case(
+            "dt = 0.5 s, 2 x 3 agents",
+            (10.0 + _randn(g, 2, 3, 6, scale=2.0), _randn(g, 2, 3, 6, scale=0.3), 0.5),
+            hint="acceleration is (v[t+1] - v[t]) / dt; the distance of a step is"
+            " (v[t] + v[t+1]) / 2 * dt.",
+        ),
+    ]
+
+
+def _bicycle_cases() -> list[Case]:
+    g = _gen(57)
+    speed = 6.0 + torch.rand(3, 8, generator=g) * 4.0
+    speed[0, 2:4] = 0.3  # a crawl: its curvature is 0 and gets no gradient
+    return _kinematic_cases() + [
+        Case(
+            "gradient with respect to speed and heading (a differentiable comfort penalty)",
+            (speed, _randn(g, 3, 8, scale=0.2), 0.1),
+            grad=("speed", "heading"),
+            hint="keep the slow steps out of the division (torch.where on a safe denominator),"
+            " or their gradient is NaN even where the value is masked.",
+        )
+    ]
+
+
+_KINEMATIC_TASK = (
+    "From speed (m/s) and heading (rad) per step, recover the controls of a bicycle model"
+    " between consecutive steps: acceleration a = (v[t+1] - v[t]) / dt and curvature kappa ="
+    " wrap(heading[t+1] - heading[t]) / ((v[t] + v[t+1]) / 2 * dt), the heading change per metre"
+    " travelled, with the angle difference wrapped into [-pi, pi). Where either speed is below"
+    " 0.6 m/s the curvature is 0."
+)
+
+_register(
+    Kata(
+        name="inverse_bicycle",
+        title="Acceleration and curvature from speed and heading (inverse bicycle model)",
+        signature="inverse_bicycle(speed, heading, dt=0.1)",
+        returns="a tuple (accel, curvature) of [..., T - 1] float tensors",
+        task=_KINEMATIC_TASK,
+        shapes=("speed, heading: [..., T] float", "dt: float seconds",
+                "output: (accel [..., T-1], curvature [..., T-1])"),
+        hint="Differences along the last axis (diff(dim=-1)); torch.where for the slow steps,"
+        " with a safe denominator so no division by ~0 happens.",
+        library="lossbook.simulation.inverse_bicycle",
+        reference=_bicycle_reference,
+        cases=_bicycle_cases,
+        lesson="simulation-metrics.md",
+        imports="import math\n\nimport torch",
+        mistakes=(
+            Mistake(
+                "the heading difference is not wrapped into [-pi, pi).",
+                lambda speed, heading, dt: (
+                    speed.diff(dim=-1) / dt,
+                    torch.where(
+                        (speed[..., :-1] < 0.6) | (speed[..., 1:] < 0.6),
+                        0.0,
+                        heading.diff(dim=-1) / ((speed[..., :-1] + speed[..., 1:]) / 2 * dt),
+                    ),
+                ),
+            ),
+        ),
+    )
+)
+
+_register(
+    Kata(
+        name="kinematic_check",
+        title="Kinematic feasibility check (|accel| > 10.4 m/s^2 or |curvature| > 0.3 1/m)",
+        signature="kinematic_infeasibility(speed, heading, dt=0.1)",
+        returns="a [..., T - 1] bool tensor, True where the step is impossible for a car",
+        task=_KINEMATIC_TASK
+        + " A step is kinematically infeasible when |a| > 10.4 m/s^2 or |kappa| > 0.3 1/m"
+        " (Waymax's limits; strictly greater).",
+        shapes=("speed, heading: [..., T] float", "dt: float seconds",
+                "output: [..., T-1] bool"),
+        hint="Compute acceleration and curvature as in the inverse_bicycle kata, then compare"
+        " their absolute values with the limits.",
+        library="lossbook.simulation.kinematic_infeasibility",
+        reference=_kinematic_reference,
+        cases=_kinematic_cases,
+        lesson="simulation-metrics.md",
+        imports="import math\n\nimport torch",
+        mistakes=(
+            Mistake(
+                "only the acceleration is checked; the curvature limit (0.3 1/m) counts too.",
+                lambda speed, heading, dt: _bicycle_reference(speed, heading, dt)[0].abs() > 10.4,
+            ),
+        ),
+    )
+)
+
+
+# --------------------------------------------------------------------------- katas: diffusion
+
+
+def _q_sample_reference(x0, t, noise, alphas_cumprod):
+    from . import diffusion
+
+    return diffusion.q_sample(x0, t, noise, alphas_cumprod)
+
+
+def _ddpm_alphas_cumprod() -> torch.Tensor:
+    betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
+    return torch.cumprod(1 - betas, 0).float()
+
+
+def _q_sample_cases() -> list[Case]:
+    g = _gen(59)
+    ab = _ddpm_alphas_cumprod()
+    return [
+        Case("B=4 vectors of 3, random t", (_randn(g, 4, 3), _randint(g, 1000, 4), _randn(g, 4, 3), ab)),
+        Case(
+            "square batch: B = D = 4 (a [B] coefficient must not broadcast along features)",
+            (_randn(g, 4, 4), torch.tensor([0, 250, 500, 999]), _randn(g, 4, 4), ab),
+            hint="alphas_cumprod[t] has shape [B]; reshape it to [B, 1, ...] (one value per"
+            " sample) before multiplying: with B == D a [B] vector silently broadcasts along"
+            " the feature axis instead.",
+        ),
+        Case(
+            "trajectories [B, T, 2] with t = 0 and t = 999",
+            (_randn(g, 2, 8, 2), torch.tensor([0, 999]), _randn(g, 2, 8, 2), ab),
+            hint="x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps: square roots of the"
+            " cumulative product, not alpha_bar itself.",
+        ),
+        Case("gradient with respect to x0 and noise",
+             (_randn(g, 3, 5), _randint(g, 1000, 3), _randn(g, 3, 5), ab), grad=("x0", "noise")),
+    ]
+
+
+_register(
+    Kata(
+        name="q_sample",
+        title="Diffusion forward process in one shot: q_sample",
+        signature="q_sample(x0, t, noise, alphas_cumprod)",
+        returns="x_t, a tensor shaped like x0",
+        task=(
+            "Noise clean data to step t directly: x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t)"
+            " eps. t holds one 0-indexed timestep per sample; alphas_cumprod is the [T] cumulative"
+            " product of (1 - beta). x0 may have any number of feature dimensions."
+        ),
+        shapes=("x0, noise: [B, ...] float", "t: [B] int64 in [0, T)",
+                "alphas_cumprod: [T] float", "output: [B, ...]"),
+        hint="Gather alphas_cumprod[t] and reshape it to [B, 1, 1, ...] so it scales each sample.",
+        library="lossbook.diffusion.q_sample",
+        reference=_q_sample_reference,
+        cases=_q_sample_cases,
+        lesson="diffusion-basics.md",
+        imports="import torch",
+        mistakes=(
+            Mistake(
+                "the coefficients are alpha_bar_t and 1 - alpha_bar_t; take their square roots"
+                " (the variances must add up to 1).",
+                lambda x0, t, noise, ab: ab[t].view(-1, *[1] * (x0.ndim - 1)) * x0
+                + (1 - ab[t].view(-1, *[1] * (x0.ndim - 1))) * noise,
+            ),
+            Mistake(
+                "the [B] coefficient broadcast along the last (feature) axis; reshape it to"
+                " [B, 1, ...].",
+                lambda x0, t, noise, ab: ab[t].sqrt() * x0 + (1 - ab[t]).sqrt() * noise,
+            ),
+        ),
+    )
+)
+
+
+# --------------------------------------------------------------------------- katas: post-training
+
+
+def _dpo_reference(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta):
+    from . import alignment
+
+    return alignment.dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta=beta)
+
+
+def _dpo_cases() -> list[Case]:
+    g = _gen(61)
+
+    def logps(*shape):
+        return -10.0 - 20.0 * torch.rand(*shape, generator=g)
+
+    z = torch.zeros(3)
+    return [
+        Case("policy equal to the reference: log 2", (z - 5, z - 7, z - 5, z - 7, 0.1),
+             hint="with no change from the reference the margin is 0 and the loss is"
+             " -log sigmoid(0) = log 2."),
+        Case("random B=8, beta=0.1", (logps(8), logps(8), logps(8), logps(8), 0.1)),
+        Case("random B=5, beta=0.5", (logps(5), logps(5), logps(5), logps(5), 0.5)),
+        Case(
+            "huge margins (beta * margin = +-1000)",
+            (torch.tensor([-10.0, -2010.0]), torch.tensor([-2010.0, -10.0]), torch.tensor([-10.0, -10.0]),
+             torch.tensor([-10.0, -10.0]), 0.5),
+            hint="-log(sigmoid(x)) is log(0) = inf for x = -1000 in floating point; use"
+            " F.logsigmoid, which stays finite.",
+        ),
+        Case(
+            "gradient with respect to the policy log-probabilities",
+            (logps(4), logps(4), logps(4), logps(4), 0.1),
+            grad=("policy_chosen_logps", "policy_rejected_logps"),
+        ),
+    ]
+
+
+_register(
+    Kata(
+        name="dpo_loss",
+        title="Direct preference optimisation (DPO) loss",
+        signature=(
+            "dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,"
+            " ref_rejected_logps, beta=0.1)"
+        ),
+        returns="the mean DPO loss over the preference pairs, a scalar tensor",
+        task=(
+            "Each argument holds one summed log-probability per preference pair, under the"
+            " policy and under the frozen reference model. The margin is (policy_chosen -"
+            " ref_chosen) - (policy_rejected - ref_rejected); the loss is -log sigmoid(beta *"
+            " margin), averaged over pairs. It must stay finite for huge margins."
+        ),
+        shapes=("each *_logps: [B] float", "beta: float > 0", "output: [] scalar"),
+        hint="The chosen and rejected log-ratios against the reference are implicit rewards;"
+        " the loss is a logistic loss on their difference.",
+        library="lossbook.alignment.dpo_loss",
+        reference=_dpo_reference,
+        cases=_dpo_cases,
+        lesson="",
+        mistakes=(
+            Mistake(
+                "chosen and rejected are swapped: the margin is chosen minus rejected.",
+                lambda pc, pr, rc, rr, beta: _dpo_reference(pr, pc, rr, rc, beta),
+            ),
+            Mistake(
+                "beta is missing (or applied as a divisor).",
+                lambda pc, pr, rc, rr, beta: _dpo_reference(pc, pr, rc, rr, 1.0),
+            ),
+        ),
+    )
+)
+
+
+def _info_nce_reference(query, key, temperature):
+    from . import contrastive
+
+    return contrastive.info_nce(query, key, temperature=temperature)
+
+
+def _info_nce_cases() -> list[Case]:
+    g = _gen(67)
+    base = _randn(g, 6, 8)
+    return [
+        Case("random B=8, D=16, temperature 0.1", (_randn(g, 8, 16), _randn(g, 8, 16), 0.1)),
+        Case("two samples, temperature 1", (torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
+                                           torch.tensor([[1.0, 0.0], [0.0, 1.0]]), 1.0),
+             hint="each query is a B-way classification over all keys: its positive is the key"
+             " with the same index, the other keys are negatives."),
+        Case(
+            "embeddings of different norms (cosine similarity)",
+            (_randn(g, 5, 4) * torch.tensor([[0.1], [1.0], [10.0], [100.0], [3.0]]),
+             _randn(g, 5, 4), 0.2),
+            hint="L2-normalise query and key first (F.normalize), so the similarity is a cosine"
+            " and the temperature alone sets the sharpness.",
+        ),
+        Case(
+            "near-identical views at temperature 0.01 (exp(100) overflows float32)",
+            (base, base + 0.01 * _randn(g, 6, 8), 0.01),
+            hint="never exponentiate similarities yourself: F.cross_entropy on the [B, B]"
+            " similarity matrix with labels arange(B) is the stable log-softmax.",
+        ),
+        Case("gradient with respect to query and key", (_randn(g, 4, 6), _randn(g, 4, 6), 0.1),
+             grad=("query", "key")),
+    ]
+
+
+_register(
+    Kata(
+        name="info_nce",
+        title="InfoNCE with in-batch negatives",
+        signature="info_nce(query, key, temperature=0.1)",
+        returns="the mean InfoNCE loss over the queries, a scalar tensor",
+        task=(
+            "query[i] and key[i] are two views of sample i; every other key in the batch is a"
+            " negative for query i. L2-normalise both, take the [B, B] matrix of cosine"
+            " similarities divided by the temperature, and return the cross entropy of each row"
+            " with its diagonal entry as the correct class, averaged over the queries."
+        ),
+        shapes=("query, key: [B, D] float", "temperature: float > 0", "output: [] scalar"),
+        hint="It is a B-way classification per query: logits = similarity matrix, labels ="
+        " arange(B).",
+        library="lossbook.contrastive.info_nce",
+        reference=_info_nce_reference,
+        cases=_info_nce_cases,
+        lesson="",
+        mistakes=(
+            Mistake(
+                "the embeddings are not L2-normalised (raw dot products).",
+                lambda q, k, tau: torch.nn.functional.cross_entropy(
+                    q @ k.T / tau, torch.arange(q.shape[0])
+                ),
+            ),
+            Mistake(
+                "both directions are averaged (CLIP's symmetric loss); the kata asks for query"
+                " -> key only.",
+                lambda q, k, tau: __import__("lossbook.contrastive", fromlist=["x"]).info_nce(
+                    q, k, temperature=tau, symmetric=True
+                ),
+            ),
+            Mistake(
+                "the similarities are multiplied by the temperature; divide by it.",
+                lambda q, k, tau: _info_nce_reference(q, k, 1.0 / tau),
+            ),
+        ),
+    )
+)
+
+
+def _ppo_reference(logprobs, old_logprobs, advantages, mask, clip_eps):
+    from . import rl
+
+    return rl.ppo_clip_loss(logprobs, old_logprobs, advantages, mask=mask, clip_eps=clip_eps)
+
+
+def _ppo_cases() -> list[Case]:
+    g = _gen(71)
+    ratio = torch.tensor([0.5, 1.0, 1.5])
+    old = -2.0 - torch.rand(4, 6, generator=g)
+    mask = torch.ones(4, 6, dtype=torch.bool)
+    mask[0, 4:] = False
+    mask[2, 2:] = False
+    padded_new = old + 0.3 * _randn(g, 4, 6)
+    padded_new[~mask] = 0.0  # padding holds whatever the model produced there
+    return [
+        Case("ratios [0.5, 1, 1.5], advantages [1, -1, 2], eps 0.2 (check value -0.6333)",
+             (ratio.log(), torch.zeros(3), torch.tensor([1.0, -1.0, 2.0]), torch.ones(3, dtype=torch.bool), 0.2),
+             hint="per token: max(-A r, -A clip(r, 1 - eps, 1 + eps)), the negated pessimistic"
+             " (min) surrogate."),
+        Case("random tokens B=4, T=6, all valid",
+             (-2.0 + 0.4 * _randn(g, 4, 6), -2.0 + 0.4 * _randn(g, 4, 6), _randn(g, 4, 6),
+              torch.ones(4, 6, dtype=torch.bool), 0.2)),
+        Case(
+            "padded tokens (mask) are left out of the mean",
+            (padded_new, old, _randn(g, 4, 6), mask, 0.2),
+            hint="the mean is over valid tokens only: sum(loss * mask) / mask.sum().",
+        ),
+        Case(
+            "gradient: zero wherever the clipped branch is active",
+            (-1.0 + 0.5 * _randn(g, 3, 5), torch.full((3, 5), -1.0), _randn(g, 3, 5),
+             torch.ones(3, 5, dtype=torch.bool), 0.1),
+            grad=("logprobs",),
+            hint="compute the ratio as exp(logprobs - old_logprobs) with old_logprobs detached;"
+            " the clipped branch has no gradient.",
+        ),
+    ]
+
+
+_register(
+    Kata(
+        name="ppo_clip_loss",
+        title="PPO clipped surrogate loss (per token, masked)",
+        signature="ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_eps=0.2)",
+        returns="the masked mean of the per-token loss, a scalar tensor",
+        task=(
+            "With the probability ratio r = exp(logprobs - old_logprobs) per token, the PPO loss"
+            " is max(-A r, -A clip(r, 1 - eps, 1 + eps)), the negative of the clipped surrogate"
+            " objective. Average it over the tokens where mask is True."
+        ),
+        shapes=("logprobs, old_logprobs, advantages: [B, T] float (any shape)",
+                "mask: same shape, bool", "output: [] scalar"),
+        hint="Write the surrogate as a loss to minimise: the pessimistic minimum of the"
+        " objectives becomes a maximum of the negated terms.",
+        library="lossbook.rl.ppo_clip_loss",
+        reference=_ppo_reference,
+        cases=_ppo_cases,
+        lesson="",
+        mistakes=(
+            Mistake(
+                "the clipped term is taken with min (the optimistic bound); the loss is the max of"
+                " -A r and -A clip(r).",
+                lambda lp, old, adv, mask, eps: (
+                    torch.minimum(-adv * (lp - old).exp(),
+                                  -adv * (lp - old).exp().clamp(1 - eps, 1 + eps))[mask].mean()
+                ),
+            ),
+            Mistake(
+                "the mean is over every token, padding included.",
+                lambda lp, old, adv, mask, eps: __import__("lossbook.rl", fromlist=["x"])
+                .ppo_clip_loss(lp, old, adv, clip_eps=eps),
+            ),
+        ),
+    )
+)
+
 
 
 def names() -> Sequence[str]:

@@ -1,0 +1,672 @@
+"""`lossbook kata`: the reference passes, real solutions pass, wrong ones fail usefully.
+
+Reader files are written into tmp_path, as a reader would write them: correct interview solutions
+(the site's snippets where one exists), deliberately buggy ones (each failing with a message that
+names the mistake), and files that cannot be checked at all (missing, syntax error, no function,
+raising), which must give a one-paragraph message and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from lossbook import cli, kata
+
+ROOT = Path(__file__).resolve().parent.parent
+SNIPPETS = ROOT / "snippets"
+
+
+def write(tmp_path: Path, source: str, name: str = "answer.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source), encoding="utf-8")
+    return path
+
+
+def flat(text: str) -> str:
+    """Whitespace collapsed: the reports wrap long lines."""
+    return " ".join(text.split())
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+CHECKLIST = (  # the CoderPad checklist of the study plan, plus the post-training katas
+    "confusion_matrix", "precision_recall_f1", "focal_loss", "weighted_cross_entropy",
+    "wta_trajectory_loss", "ade_fde", "kinematic_check", "q_sample", "dpo_loss", "info_nce",
+    "ppo_clip_loss",
+)
+
+
+def test_checklist_katas_are_registered():
+    missing = [name for name in CHECKLIST if name not in kata.KATAS]
+    assert not missing, f"katas missing from the registry: {missing}"
+
+
+@pytest.mark.parametrize("name", list(kata.KATAS))
+def test_kata_is_well_formed(name):
+    k = kata.get(name)
+    assert k.name == name and k.title and k.task and k.hint and k.shapes
+    assert k.params, f"{name}: signature {k.signature!r} has no parameters"
+    assert k.library.startswith("lossbook."), k.library
+    cases = k.cases()
+    assert len(cases) >= 4, f"{name}: only {len(cases)} cases"
+    assert len({c.name for c in cases}) == len(cases), f"{name}: two cases share a name"
+    for case in cases:
+        assert len(case.args) == len(k.params), f"{name}/{case.name}: args do not match {k.params}"
+        assert set(case.grad) <= set(k.params), f"{name}/{case.name}: unknown grad {case.grad}"
+
+
+@pytest.mark.parametrize("name", list(kata.KATAS))
+def test_cases_are_seeded_and_their_expected_values_finite(name):
+    k = kata.get(name)
+    first, second = k.cases(), k.cases()
+    with kata._one_thread():
+        _check_finite_expectations(k, first, second)
+
+
+def _check_finite_expectations(k, first, second):
+    name = k.name
+    for a, b in zip(first, second):
+        for x, y in zip(a.args, b.args):
+            if isinstance(x, torch.Tensor):
+                assert torch.equal(x, y), f"{name}/{a.name}: the inputs are not seeded"
+        want = kata._structure(k.reference(*a.args))
+        flat = want if isinstance(want, tuple) else (want,)
+        for value in flat:
+            assert bool(torch.isfinite(value.double()).all()), f"{name}/{a.name}: {value}"
+
+
+@pytest.mark.parametrize("name", list(kata.KATAS))
+def test_losses_compare_gradients(name):
+    """A kata whose reference is differentiable has at least one gradient case."""
+    k = kata.get(name)
+    case = k.cases()[0]
+    first = case.args[0]
+    grad = isinstance(first, torch.Tensor) and first.is_floating_point()
+    args = [kata._fresh(a, grad and i == 0) for i, a in enumerate(case.args)]
+    out = kata._first(kata._structure(k.reference(*args)))
+    if isinstance(out, torch.Tensor) and out.requires_grad:
+        assert any(c.grad for c in k.cases()), f"{name} is differentiable but never checks a gradient"
+
+
+def test_unknown_kata_suggests_the_closest_names():
+    with pytest.raises(KeyError, match="Did you mean 'focal_loss'"):
+        kata.get("focal")
+
+
+# --------------------------------------------------------------------------- correct solutions
+
+
+@pytest.mark.parametrize("name", list(kata.KATAS))
+def test_the_library_reference_passes_its_own_check(name, tmp_path):
+    k = kata.get(name)
+    path = write(tmp_path, f"from lossbook.kata import get\n\n{k.function} = get({name!r}).reference\n")
+    report = kata.check(name, path)
+    assert report.ok, report.render()
+    assert "All" in report.render() and "FAIL" not in report.render()
+
+
+# Interview solutions written independently of the library: the site's snippets, and the rest here.
+SNIPPET_SOLUTIONS = {
+    "focal_loss": "focal_loss.py",
+    "sigmoid_focal_loss": "focal_loss.py",
+    "weighted_cross_entropy": "weighted_cross_entropy.py",
+    "class_weights": "weighted_cross_entropy.py",
+    "wta_trajectory_loss": "trajectory_losses.py",
+    "mixture_nll": "trajectory_losses.py",
+    "inverse_bicycle": "simulation.py",
+}
+
+SOLUTIONS = {
+    "confusion_matrix": """
+        import torch
+
+        def confusion_matrix(pred, target, num_classes):
+            flat = target * num_classes + pred
+            return torch.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
+    """,
+    "precision_recall_f1": """
+        import numpy as np
+
+        def precision_recall_f1(pred, target, num_classes):
+            # NumPy is fine too: the check accepts arrays and numbers.
+            pred, target = pred.numpy(), target.numpy()
+            cm = np.zeros((num_classes, num_classes))
+            np.add.at(cm, (target, pred), 1)
+            tp, predicted, support = np.diag(cm), cm.sum(0), cm.sum(1)
+            safe = lambda a, b: np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+            return safe(tp, predicted), safe(tp, support), safe(2 * tp, predicted + support)
+    """,
+    "ade_fde": """
+        import torch
+
+        def min_ade_fde(pred, target):
+            dist = torch.linalg.norm(pred - target[:, None], dim=-1)  # [B, K, T]
+            return dist.mean(-1).min(1).values.mean(), dist[..., -1].min(1).values.mean()
+    """,
+    "kinematic_check": """
+        import math
+        import torch
+
+        def kinematic_infeasibility(speed, heading, dt=0.1):
+            accel = speed.diff(dim=-1) / dt
+            turn = torch.atan2(torch.sin(heading.diff(dim=-1)), torch.cos(heading.diff(dim=-1)))
+            travelled = (speed[..., 1:] + speed[..., :-1]) / 2 * dt
+            slow = (speed[..., 1:] < 0.6) | (speed[..., :-1] < 0.6)
+            curvature = torch.where(slow, 0.0, turn / torch.where(slow, 1.0, travelled))
+            return (accel.abs() > 10.4) | (curvature.abs() > 0.3)
+    """,
+    "q_sample": """
+        def q_sample(x0, t, noise, alphas_cumprod):
+            ab = alphas_cumprod[t].view(-1, *[1] * (x0.dim() - 1))
+            return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    """,
+    "dpo_loss": """
+        import torch.nn.functional as F
+
+        def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
+                     ref_rejected_logps, beta=0.1):
+            chosen = policy_chosen_logps - ref_chosen_logps
+            rejected = policy_rejected_logps - ref_rejected_logps
+            return -F.logsigmoid(beta * (chosen - rejected)).mean()
+    """,
+    "info_nce": """
+        import torch
+        import torch.nn.functional as F
+
+        def info_nce(query, key, temperature=0.1):
+            q, k = F.normalize(query, dim=1), F.normalize(key, dim=1)
+            return F.cross_entropy(q @ k.T / temperature, torch.arange(len(q)))
+    """,
+    "ppo_clip_loss": """
+        import torch
+
+        def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_eps=0.2):
+            ratio = torch.exp(logprobs - old_logprobs)
+            clipped = ratio.clamp(1 - clip_eps, 1 + clip_eps)
+            loss = torch.maximum(-advantages * ratio, -advantages * clipped)
+            return loss[mask].mean()
+    """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(set(SNIPPET_SOLUTIONS) | set(SOLUTIONS)))
+def test_an_interview_solution_passes(name, tmp_path):
+    if name in SNIPPET_SOLUTIONS:
+        path = SNIPPETS / SNIPPET_SOLUTIONS[name]
+    else:
+        path = write(tmp_path, SOLUTIONS[name])
+    report = kata.check(name, path)
+    assert report.ok, report.render()
+
+
+def test_every_kata_has_an_independent_solution_in_this_file():
+    untested = set(kata.KATAS) - set(SNIPPET_SOLUTIONS) - set(SOLUTIONS)
+    assert not untested, f"no independent solution checks these katas' cases: {sorted(untested)}"
+
+
+# --------------------------------------------------------------------------- wrong solutions
+
+# (kata, reader's file, the failing case's name (a fragment), what the report must say)
+BUGGY = [
+    pytest.param(
+        "focal_loss",
+        """
+        import torch.nn.functional as F
+
+        def focal_loss(logits, target, gamma=2.0, alpha=None):
+            return F.cross_entropy(logits, target, weight=alpha)
+        """,
+        "random logits N=8",
+        ["modulating factor (1 - p_t)^gamma is missing"],
+        id="focal-without-modulating-factor",
+    ),
+    pytest.param(
+        "focal_loss",
+        """
+        import torch
+
+        def focal_loss(logits, target, gamma=2.0, alpha=None):
+            p_t = torch.softmax(logits, dim=1)[torch.arange(len(target)), target]
+            loss = -(1 - p_t) ** gamma * torch.log(p_t)
+            return loss.mean() if alpha is None else (alpha[target] * loss).sum() / alpha[target].sum()
+        """,
+        "extreme logits",
+        ["contains Inf", "log_softmax"],
+        id="focal-log-of-softmax",
+    ),
+    pytest.param(
+        "focal_loss",
+        """
+        import torch.nn.functional as F
+
+        def focal_loss(logits, target, gamma=2.0, alpha=None):
+            log_pt = -F.cross_entropy(logits, target, reduction="none")
+            loss = -(1 - log_pt.exp()) ** gamma * log_pt
+            return loss.mean() if alpha is None else (alpha[target] * loss).sum() / alpha[target].sum()
+        """,
+        "p_t = 1 exactly",
+        ["gradient with respect to logits contains NaN", "clamp 1 - p_t"],
+        id="focal-nan-gradient-at-pt-1",
+    ),
+    pytest.param(
+        "focal_loss",
+        """
+        import torch.nn.functional as F
+
+        def focal_loss(logits, target, gamma=2.0, alpha=None):
+            log_pt = -F.cross_entropy(logits, target, reduction="none")
+            loss = -(1 - log_pt.exp()).clamp_min(1e-12) ** gamma * log_pt
+            return loss.mean() if alpha is None else (alpha[target] * loss).mean()
+        """,
+        "per-class alpha",
+        ["averaged over N; divide by sum(alpha[target])"],
+        id="focal-alpha-mean-over-n",
+    ),
+    pytest.param(
+        "focal_loss",
+        """
+        import torch.nn.functional as F
+
+        def focal_loss(logits, target, gamma=2.0, alpha=None):
+            log_pt = -F.cross_entropy(logits, target, reduction="none")
+            return -(1 - log_pt.exp()).clamp_min(1e-12) ** gamma * log_pt
+        """,
+        "random logits N=8",
+        ["expected shape [] (a scalar), got shape [8]", "one value per sample"],
+        id="focal-not-reduced",
+    ),
+    pytest.param(
+        "focal_loss",
+        """
+        import torch
+        import torch.nn.functional as F
+
+        def focal_loss(logits, target, gamma=2.0, alpha=None):
+            log_pt = -F.cross_entropy(logits, target, reduction="none")
+            loss = -(1 - log_pt.exp()).clamp_min(1e-12) ** gamma * log_pt
+            if alpha is not None:
+                loss = loss * alpha[target] / alpha[target].mean()
+            return torch.tensor(loss.mean().item())
+        """,
+        "p_t = 1 exactly",
+        ["carries no gradient", ".item()"],
+        id="focal-detached-by-item",
+    ),
+    pytest.param(
+        "weighted_cross_entropy",
+        """
+        import torch.nn.functional as F
+
+        def weighted_cross_entropy(logits, target, class_weights):
+            ce = F.cross_entropy(logits, target, reduction="none")
+            return (class_weights[target] * ce).mean()
+        """,
+        "random N=8",
+        ["averaged over N", "sum of the target weights"],
+        id="weighted-ce-mean-over-n",
+    ),
+    pytest.param(
+        "wta_trajectory_loss",
+        """
+        import torch.nn.functional as F
+
+        def wta_loss(pred, mode_logits, target, cls_weight=1.0):
+            err = (pred - target[:, None]).pow(2).sum(-1).mean(-1)  # [B, K]
+            cls = F.cross_entropy(mode_logits, err.argmin(1), reduction="none")
+            return (err.mean(1) + cls_weight * cls).mean()
+        """,
+        "random B=4",
+        ["averaged over the K modes instead of taking the winner"],
+        id="wta-averages-over-modes",
+    ),
+    pytest.param(
+        "wta_trajectory_loss",
+        """
+        import torch
+        import torch.nn.functional as F
+
+        def wta_loss(pred, mode_logits, target, cls_weight=1.0):
+            err = (pred - target[:, None]).pow(2).sum(-1).sum(-1)  # summed over time
+            winner = err.argmin(1)
+            reg = err[torch.arange(len(winner)), winner]
+            return (reg + cls_weight * F.cross_entropy(mode_logits, winner, reduction="none")).mean()
+        """,
+        "random B=4",
+        ["summed over time"],
+        id="wta-sums-over-time",
+    ),
+    pytest.param(
+        "ade_fde",
+        """
+        import torch
+
+        def min_ade_fde(pred, target):
+            dist = torch.linalg.norm(pred - target[:, None], dim=-1)  # [B, K, T]
+            return dist.mean(1).min(-1).values.mean(), dist[..., -1].min(1).values.mean()
+        """,
+        "one mode at (i, i)",
+        ["averaged over the modes instead of the time steps"],
+        id="ade-wrong-axis",
+    ),
+    pytest.param(
+        "ade_fde",
+        """
+        def min_ade_fde(pred, target):
+            sq = (pred - target[:, None]).pow(2).sum(-1)
+            return sq.mean(-1).min(1).values.mean(), sq[..., -1].min(1).values.mean()
+        """,
+        "one mode at (i, i)",
+        ["distances are squared"],
+        id="ade-squared-distance",
+    ),
+    pytest.param(
+        "confusion_matrix",
+        """
+        import torch
+
+        def confusion_matrix(pred, target, num_classes):
+            flat = pred * num_classes + target
+            return torch.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
+        """,
+        "binary, N=12",
+        ["transposed"],
+        id="confusion-transposed",
+    ),
+    pytest.param(
+        "precision_recall_f1",
+        """
+        import torch
+
+        def precision_recall_f1(pred, target, num_classes):
+            cm = torch.zeros(num_classes, num_classes)
+            cm.index_put_((target, pred), torch.ones(len(pred)), accumulate=True)
+            tp = cm.diag()
+            p, r = tp / cm.sum(0), tp / cm.sum(1)
+            return p, r, 2 * p * r / (p + r)
+        """,
+        "class 2 is never predicted",
+        ["contains NaN", "0/0"],
+        id="prf-zero-division-nan",
+    ),
+    pytest.param(
+        "kinematic_check",
+        """
+        def kinematic_infeasibility(speed, heading, dt=0.1):
+            accel = speed.diff(dim=-1) / dt
+            travelled = (speed[..., 1:] + speed[..., :-1]) / 2 * dt
+            curvature = heading.diff(dim=-1) / travelled
+            slow = (speed[..., 1:] < 0.6) | (speed[..., :-1] < 0.6)
+            return (accel.abs() > 10.4) | ((curvature.abs() > 0.3) & ~slow)
+        """,
+        "heading crossing",
+        ["expected [False, False, False]", "wrap the heading change"],
+        id="kinematic-no-angle-wrap",
+    ),
+    pytest.param(
+        "q_sample",
+        """
+        def q_sample(x0, t, noise, alphas_cumprod):
+            ab = alphas_cumprod[t].view(-1, *[1] * (x0.dim() - 1))
+            return ab * x0 + (1 - ab) * noise
+        """,
+        "B=4 vectors",
+        ["take their square roots"],
+        id="q-sample-without-square-roots",
+    ),
+    pytest.param(
+        "q_sample",
+        """
+        def q_sample(x0, t, noise, alphas_cumprod):
+            ab = alphas_cumprod[t]
+            return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+        """,
+        "B=4 vectors",
+        ["raised RuntimeError", "answer.py:4"],
+        id="q-sample-broadcast-error",
+    ),
+    pytest.param(
+        "dpo_loss",
+        """
+        import torch
+
+        def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
+                     ref_rejected_logps, beta=0.1):
+            h = (policy_chosen_logps - ref_chosen_logps) - (policy_rejected_logps - ref_rejected_logps)
+            return -torch.log(torch.sigmoid(beta * h)).mean()
+        """,
+        "huge margins",
+        ["contains Inf", "F.logsigmoid"],
+        id="dpo-log-of-sigmoid",
+    ),
+    pytest.param(
+        "dpo_loss",
+        """
+        import torch.nn.functional as F
+
+        def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps,
+                     ref_rejected_logps, beta=0.1):
+            h = (policy_rejected_logps - ref_rejected_logps) - (policy_chosen_logps - ref_chosen_logps)
+            return -F.logsigmoid(beta * h).mean()
+        """,
+        "random B=8",
+        ["chosen and rejected are swapped"],
+        id="dpo-swapped",
+    ),
+    pytest.param(
+        "info_nce",
+        """
+        import torch
+        import torch.nn.functional as F
+
+        def info_nce(query, key, temperature=0.1):
+            return F.cross_entropy(query @ key.T / temperature, torch.arange(len(query)))
+        """,
+        "random B=8",
+        ["not L2-normalised"],
+        id="info-nce-unnormalised",
+    ),
+    pytest.param(
+        "info_nce",
+        """
+        import torch
+        import torch.nn.functional as F
+
+        def info_nce(query, key, temperature=0.1):
+            sim = torch.exp(F.normalize(query, dim=1) @ F.normalize(key, dim=1).T / temperature)
+            return -torch.log(sim.diag() / sim.sum(1)).mean()
+        """,
+        "temperature 0.01",
+        ["contains NaN", "never exponentiate"],
+        id="info-nce-overflow",
+    ),
+    pytest.param(
+        "ppo_clip_loss",
+        """
+        import torch
+
+        def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_eps=0.2):
+            ratio = torch.exp(logprobs - old_logprobs)
+            clipped = ratio.clamp(1 - clip_eps, 1 + clip_eps)
+            return torch.maximum(-advantages * ratio, -advantages * clipped).mean()
+        """,
+        "padded tokens",
+        ["padding included"],
+        id="ppo-mean-over-padding",
+    ),
+    pytest.param(
+        "ppo_clip_loss",
+        """
+        import torch
+
+        def ppo_clip_loss(logprobs, old_logprobs, advantages, mask, clip_eps=0.2):
+            ratio = torch.exp(logprobs - old_logprobs)
+            clipped = ratio.clamp(1 - clip_eps, 1 + clip_eps)
+            return torch.minimum(-advantages * ratio, -advantages * clipped)[mask].mean()
+        """,
+        "ratios [0.5, 1, 1.5]",
+        ["optimistic bound"],
+        id="ppo-min-instead-of-max",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,source,case,messages", BUGGY)
+def test_a_wrong_solution_fails_with_a_useful_message(name, source, case, messages, tmp_path):
+    report = kata.check(name, write(tmp_path, source))
+    text = report.render()
+    assert not report.ok, text
+    failed = [r.name for r in report.results if not r.passed]
+    assert any(case in f for f in failed), f"expected case {case!r} to fail:\n{text}"
+    first = flat(text.split("First failure:", 1)[1])
+    for message in messages:
+        assert message in first, f"{message!r} not in the report:\n{text}"
+    assert "Hint:" in first and "Traceback" not in text
+
+
+def test_check_cli_exit_status_and_report(tmp_path, capsys):
+    bad = write(tmp_path, BUGGY[0].values[1])
+    code, out, err = run_cli(capsys, "kata", "check", "focal_loss", str(bad))
+    assert code == 1 and "FAIL" in out and "First failure" in out and err == ""
+    good = SNIPPETS / "focal_loss.py"
+    code, out, _ = run_cli(capsys, "kata", "check", "focal_loss", str(good))
+    assert code == 0 and "All 8 cases pass" in out
+
+
+# --------------------------------------------------------------------------- files that cannot be checked
+
+UNUSABLE = [
+    pytest.param(None, "no such file", "lossbook kata new focal_loss", id="missing"),
+    pytest.param("def focal_loss(logits, target, gamma=2.0, alpha=None)\n    return 0\n",
+                 "answer.py, line 1: expected ':'", "def focal_loss(logits", id="syntax-error"),
+    pytest.param("import torchh\n", "raised ModuleNotFoundError: No module named 'torchh'",
+                 "answer.py:1: `import torchh`", id="import-error"),
+    pytest.param("x = 1 / 0\n", "raised ZeroDivisionError", "if __name__", id="raises-on-import"),
+    pytest.param("def focal(logits, target):\n    return 0\n", "no function named `focal_loss`",
+                 "It defines: focal", id="no-such-function"),
+    pytest.param("focal_loss = 3\n", "a int, not a function", "focal_loss", id="not-callable"),
+    pytest.param("import sys\nsys.exit(3)\n", "raised SystemExit", "answer.py:2", id="exits-on-import"),
+]
+
+
+@pytest.mark.parametrize("source,message,detail", UNUSABLE)
+def test_a_file_that_cannot_be_checked_gives_one_clear_message(source, message, detail, tmp_path, capsys):
+    path = tmp_path / "answer.py" if source is None else write(tmp_path, source)
+    code, out, err = run_cli(capsys, "kata", "check", "focal_loss", str(path))
+    assert code == 2 and out == ""
+    assert message in flat(err) and detail in flat(err), err
+    assert "Traceback" not in err and len(err.splitlines()) <= 6, err
+
+
+def test_a_directory_is_not_a_file(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "kata", "check", "focal_loss", str(tmp_path))
+    assert code == 2 and "not a file" in err
+
+
+def test_a_function_that_raises_fails_each_case_with_its_line(tmp_path, capsys):
+    path = write(tmp_path, """
+        def focal_loss(logits, target, gamma=2.0, alpha=None):
+            scale = 1 / 0
+            return logits.sum() * scale
+    """)
+    code, out, err = run_cli(capsys, "kata", "check", "focal_loss", str(path))
+    assert code == 1 and err == ""
+    assert "raised ZeroDivisionError: division by zero at answer.py:3: `scale = 1 / 0`" in out
+    assert "PASS" not in out and "Traceback" not in out
+
+
+def test_a_changed_signature_is_reported(tmp_path):
+    path = write(tmp_path, "def focal_loss(logits, target):\n    return logits.sum()\n")
+    report = kata.check("focal_loss", path)
+    assert not report.ok and not report.results
+    assert "cannot be called as focal_loss(logits, target, gamma, alpha)" in report.render()
+
+
+def test_an_endless_loop_is_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(kata, "CALL_TIMEOUT_S", 0.2)
+    path = write(tmp_path, """
+        def confusion_matrix(pred, target, num_classes):
+            while True:
+                pass
+    """)
+    report = kata.check("confusion_matrix", path)
+    assert not report.ok
+    assert "raised TimeoutError: still running after 0.2 s" in report.render()
+
+
+@pytest.mark.parametrize("name", list(kata.KATAS))
+def test_a_starter_file_parses_and_asks_to_be_written(name, tmp_path, capsys):
+    path = tmp_path / "kata" / f"{name}.py"
+    code, out, err = run_cli(capsys, "kata", "new", name, str(path))
+    assert code == 0 and f"lossbook kata check {name} {path}" in out
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    k = kata.get(name)
+    assert [f.name for f in functions] == [k.function]
+    assert [a.arg for a in functions[0].args.args] == k.params
+    assert ast.get_docstring(functions[0]).count("Shapes:") == 1
+    code, out, err = run_cli(capsys, "kata", "check", name, str(path))
+    assert code == 1 and "still raises NotImplementedError" in out
+
+
+def test_new_does_not_overwrite_without_force(tmp_path, capsys):
+    path = write(tmp_path, "# my work\n")
+    code, _, err = run_cli(capsys, "kata", "new", "focal_loss", str(path))
+    assert code == 2 and "already exists" in err and path.read_text() == "# my work\n"
+    code, _, _ = run_cli(capsys, "kata", "new", "focal_loss", str(path), "--force")
+    assert code == 0 and "def focal_loss(" in path.read_text()
+
+
+@pytest.mark.parametrize("name", list(kata.KATAS))
+def test_show_gives_the_task_without_the_answer(name, capsys):
+    code, out, _ = run_cli(capsys, "kata", "show", name)
+    k = kata.get(name)
+    assert code == 0
+    assert f"def {k.signature}" in out and "Shapes:" in out and "Hint:" in out
+    assert k.library in out
+    assert not re.search(r"^\s+return\b", out, re.M), "show must not print a solution"
+
+
+def test_unknown_kata_and_bare_commands_exit_2(capsys):
+    code, _, err = run_cli(capsys, "kata", "show", "focall")
+    assert code == 2 and "Did you mean 'focal_loss'" in err
+    assert run_cli(capsys, "kata")[0] == 2
+    assert run_cli(capsys)[0] == 2
+
+
+# --------------------------------------------------------------------------- the installed script
+
+
+def test_the_console_script_works_from_the_shell(tmp_path):
+    """list, show and new through the `lossbook` executable the package installs."""
+    script = Path(sys.executable).parent / "lossbook"
+    assert script.exists(), "the console script is not installed: pip install -e ."
+    env = dict(os.environ, PATH=f"{script.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    starter = tmp_path / "focal.py"
+    done = subprocess.run(
+        ["bash", "-c", "lossbook kata list && lossbook kata show focal_loss"
+                       f" && lossbook kata new focal_loss {starter}"],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    for name in kata.KATAS:
+        assert name in done.stdout
+    assert "Write:   def focal_loss(logits, target, gamma=2.0, alpha=None)" in done.stdout
+    assert f"Wrote {starter}" in done.stdout
+    report = kata.check("focal_loss", starter)
+    assert "still raises NotImplementedError" in report.render()
