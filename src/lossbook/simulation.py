@@ -48,7 +48,6 @@ __all__ = [
     "wrong_way",
 ]
 
-#: Feature weights of the 2025 WOSAC realism meta-metric (they sum to 1).
 WOSAC_2025_WEIGHTS: dict[str, float] = {
     "linear_speed": 0.05,
     "linear_acceleration": 0.05,
@@ -61,6 +60,8 @@ WOSAC_2025_WEIGHTS: dict[str, float] = {
     "offroad": 0.25,
     "traffic_light_violation": 0.05,
 }
+"""Feature weights of the 2025 WOSAC realism meta-metric; they sum to 1. Collision and offroad
+carry half of the total, the four kinematic features 0.05 each."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,7 +650,8 @@ def histogram_log_likelihood(
     Args:
         sim: simulated values.
         log: logged values.
-        low, high: histogram range.
+        low: lower end of the histogram range.
+        high: upper end of the histogram range.
         n_bins: number of bins.
         smoothing: $\alpha > 0$, pseudo-count per bin.
         pool_time: one histogram per agent over all steps (True) or one per agent and step.
@@ -826,7 +828,7 @@ def toy_rollouts(
     speed_scale: float = 1.0,
     speed_noise: float = 0.1,
     accel_noise: float = 0.5,
-    lateral_noise: float = 0.3,
+    lateral_noise: float = 0.15,
     num_steps: int = 31,
     dt: float = 0.1,
     seed: int = 0,
