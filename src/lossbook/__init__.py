@@ -24,6 +24,7 @@ from .diffusion import (
     x0_from_v,
 )
 from .trajectory import mixture_nll, wta_trajectory_loss
+from .diffusion_toy import toy_condition, toy_intersection, toy_modes, train_toy_baselines, train_toy_trajectory_model  # noqa: E501, I001
 from .metrics import average_precision, brier_min_fde, confusion_matrix, expected_calibration_error, fit_temperature, min_ade, min_fde, miss_rate, ndcg, precision_at_k, precision_recall_curve, precision_recall_f1, reliability_bins, roc_auc, roc_curve, waymo_miss_rate, waymo_miss_thresholds  # noqa: E501, I001
 from .classification import label_smoothing_cross_entropy, multiclass_hinge_loss  # noqa: I001
 from .regression import huber_loss, quantile_loss  # noqa: I001
@@ -65,6 +66,11 @@ __all__ = [
     "v_from_x0_eps",
     "x0_from_eps",
     "x0_from_v",
+    "toy_condition",
+    "toy_intersection",
+    "toy_modes",
+    "train_toy_baselines",
+    "train_toy_trajectory_model",
     # rl
     "generalized_advantage_estimate", "kl_penalty", "ppo_clip_loss", "quantile_huber_loss",
     "reinforce_loss", "sac_actor_loss", "sac_critic_loss", "sac_temperature_loss", "td_loss",
