@@ -1,0 +1,314 @@
+"""Every lesson as a Jupyter notebook, generated at build time from the page itself.
+
+For each page with at least one ``python`` block, ``notebooks/<page>.ipynb`` is added to the site:
+the page's ``--8<--`` includes are expanded by pymdownx.snippets with the settings of mkdocs.yml
+(the expansion the docs tests use), prose becomes Markdown cells, every ``python`` block becomes a
+code cell, and an ``expected-output`` block becomes that cell's output, so the notebook opens
+looking executed and shows exactly what the tests check. A download link is injected under each
+lesson's title; lesson authors do nothing.
+
+``tests/test_notebooks.py`` proves that the code cells are exactly the blocks the docs tests run.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from pathlib import Path
+
+import markdown
+from mkdocs.structure.files import File
+
+NOTEBOOK_DIR = "notebooks"
+FENCE = re.compile(r"^(?P<indent> *)(?P<ticks>`{3,})(?P<info>[^`]*)$")
+CONTAINER = re.compile(
+    r'^(?P<indent> *)(?:(?P<admonition>!!!|\?\?\?\+?) +(?P<kind>[\w-]+)(?: +"(?P<title>[^"]*)")?'
+    r'|(?P<tab>===\+?) +"(?P<label>[^"]*)")\s*$'
+)
+MARKER = re.compile(r"^<!--[-\s]*pytest-codeblocks:(?P<keyword>[\w-]+)[-\s]*-->$")
+PYTEST_COMMENT = re.compile(r"^<!--[-\s]*(pytest-codeblocks:|pytest\.mark\.).*-->$")
+LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)")
+AUTOREF = re.compile(r"\[(?P<text>[^\]]+)\]\[(?P<ident>lossbook(?:\.\w+)*)\]|\[(?P<bare>lossbook(?:\.\w+)*)\]\[\]")
+ATTR_LIST = re.compile(r"(?<=\))\{[^}\n]*\}|[ \t]*\{[ \t]*#[\w-]+[ \t]*\}[ \t]*$", re.M)
+EMOJI = re.compile(r":(?:material|octicons|fontawesome|simple)-[\w-]+:\s?")
+
+
+# --------------------------------------------------------------------------- expansion
+
+
+def snippet_config(config) -> dict:
+    """pymdownx.snippets' settings from mkdocs.yml, base paths made absolute."""
+    root = Path(config.config_file_path).resolve().parent
+    settings = dict(config.mdx_configs.get("pymdownx.snippets", {}))
+    settings["base_path"] = [str(root / p) for p in settings.get("base_path", ["."])]
+    return settings
+
+
+def expand(text: str, settings: dict) -> str:
+    """Expand ``--8<--`` as the site build and the docs tests do."""
+    md = markdown.Markdown(extensions=["pymdownx.snippets"],
+                           extension_configs={"pymdownx.snippets": settings})
+    return "\n".join(md.preprocessors["snippet"].run(text.split("\n")))
+
+
+# --------------------------------------------------------------------------- containers
+
+
+def flatten_containers(lines: list[str]) -> list[str]:
+    """Admonitions and content tabs as bold headers, their bodies dedented (fences included)."""
+    out: list[str] = []
+    stack: list[int] = []  # body indentation of each open container
+    fence: tuple[str, int] | None = None  # (ticks, spaces cut from each code line)
+    for line in lines:
+        if fence is not None:
+            cut = min(fence[1], len(line) - len(line.lstrip(" ")))
+            out.append(line[cut:])
+            if line.lstrip(" ").startswith(fence[0]) and not line.strip().strip("`"):
+                fence = None
+            continue
+        if not line.strip():
+            out.append("")
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        while stack and indent < stack[-1]:
+            stack.pop()
+        base = stack[-1] if stack else 0
+        text = line[base:]
+        header = CONTAINER.match(text)
+        opened = FENCE.match(text)
+        if header and not header["indent"]:
+            if header["tab"]:
+                out.append(f"**{header['label']}**")
+            else:
+                title = header["title"]
+                if title is None:
+                    title = header["kind"].replace("-", " ").capitalize()
+                prefix = "Question: " if header["kind"] == "question" and title else ""
+                out.append(f"**{prefix}{title}**" if title else "")
+            out.append("")
+            stack.append(base + 4)
+            continue
+        if opened:
+            fence = (opened["ticks"], base)
+        out.append(text)
+    return out
+
+
+# --------------------------------------------------------------------------- links
+
+
+def _site_path(page_src: str, target: str) -> str | None:
+    """The site-relative URL of a relative link from ``page_src`` (None: leave it alone)."""
+    if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith(("/", "//")):
+        return None
+    path, _, anchor = target.partition("#")
+    if not path:
+        path = posixpath.basename(page_src)
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(page_src), path))
+    if resolved.endswith(".md"):
+        stem = resolved[: -len(".md")]
+        if stem == "index" or stem.endswith("/index"):
+            resolved = stem[: -len("index")]
+        else:
+            resolved = stem + "/"
+    return resolved + (f"#{anchor}" if anchor else "")
+
+
+def rewrite_prose(text: str, page_src: str, site_url: str, reference_pages: set[str]) -> str:
+    """Make prose work outside the site: absolute links, API cross-references, no attr lists."""
+
+    def link(match: re.Match) -> str:
+        path = _site_path(page_src, match["target"])
+        if path is None:
+            return match.group(0)
+        return f"{match['bang']}[{match['text']}]({site_url}{path}{match['title'] or ''})"
+
+    def autoref(match: re.Match) -> str:
+        ident = match["ident"] or match["bare"]
+        shown = match["text"] or f"`{ident}`"
+        parts = ident.split(".")
+        module = parts[1] if len(parts) > 1 else ""
+        page = f"reference/{module}/" if module in reference_pages else "reference/"
+        return f"[{shown}]({site_url}{page}#{ident})"
+
+    text = AUTOREF.sub(autoref, text)
+    text = LINK.sub(link, text)
+    text = ATTR_LIST.sub("", text)
+    text = EMOJI.sub("", text)
+    return text
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _source(text: str) -> list[str]:
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+
+
+def _markdown_cell(lines: list[str]) -> dict | None:
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    if not lines:
+        return None
+    return {"cell_type": "markdown", "metadata": {}, "source": _source("\n".join(lines))}
+
+
+def _code_cell(code: str, *, cont: bool, bash: bool) -> dict:
+    code = code[:-1] if code.endswith("\n") else code
+    if bash:
+        code = "%%bash\n" + code
+    metadata = {"lossbook": {"cont": True}} if cont else {}
+    return {"cell_type": "code", "execution_count": None, "metadata": metadata, "outputs": [],
+            "source": _source(code)}
+
+
+def page_cells(expanded: str, page_src: str, site_url: str, reference_pages: set[str]) -> list[dict]:
+    """The cells of a page whose snippets are already expanded."""
+    lines = flatten_containers(expanded.split("\n"))
+    cells: list[dict] = []
+    prose: list[str] = []
+    pending: str | None = None  # the marker waiting for the next fence: "cont" / "expected-output"
+    last_code: dict | None = None
+    i = 0
+
+    def flush() -> None:
+        cell = _markdown_cell([rewrite_prose(l, page_src, site_url, reference_pages) for l in prose])
+        if cell:
+            cells.append(cell)
+        prose.clear()
+
+    while i < len(lines):
+        line = lines[i]
+        marker = MARKER.match(line.strip())
+        if marker:
+            pending = marker["keyword"]
+            i += 1
+            continue
+        if PYTEST_COMMENT.match(line.strip()):
+            i += 1
+            continue
+        opened = FENCE.match(line)
+        if not opened:
+            prose.append(line)
+            i += 1
+            continue
+        ticks, info, cut = opened["ticks"], opened["info"].strip(), len(opened["indent"])
+        body: list[str] = []
+        i += 1
+        while i < len(lines) and not lines[i].lstrip(" ").startswith(ticks):
+            raw = lines[i]
+            body.append(raw[min(cut, len(raw) - len(raw.lstrip(" "))):])
+            i += 1
+        i += 1  # the closing fence
+        code = "\n".join(body) + "\n"
+        if pending == "expected-output" and last_code is not None:
+            last_code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": _source(code)}]
+            pending = None
+            continue
+        if info in ("python", "bash", "sh"):
+            flush()
+            last_code = _code_cell(code, cont=pending == "cont", bash=info != "python")
+            cells.append(last_code)
+        else:
+            prose.extend([opened["indent"] + ticks + info, *body, ticks])
+        pending = None
+    flush()
+    return cells
+
+
+def notebook(cells: list[dict], title: str, page_url: str, repo_url: str | None) -> dict:
+    where = f" in a clone of [the repository]({repo_url})" if repo_url else ""
+    intro = (
+        f"*Generated from the Lossbook lesson [{title}]({page_url}).* Every code cell is a block"
+        " that Lossbook's test suite runs, and each output shown is the output the suite checks."
+        " Run the cells in order. Snippet cells need only `torch` and `numpy`; cells that import"
+        f" `lossbook` need the package (`pip install -e .`{where})."
+    )
+    first = {"cell_type": "markdown", "metadata": {}, "source": _source(intro)}
+    h1 = next((k for k, c in enumerate(cells) if c["cell_type"] == "markdown"
+               and "".join(c["source"]).startswith("# ")), None)
+    cells = list(cells)
+    cells.insert(0 if h1 is None else h1 + 1, first)
+    if h1 is not None and len(cells[h1]["source"]) > 1:  # split the title from what follows
+        title_cell = dict(cells[h1], source=[cells[h1]["source"][0].rstrip("\n")])
+        rest = dict(cells[h1], source=cells[h1]["source"][1:])
+        cells[h1 : h1 + 2] = [title_cell, first, rest]
+    for number, cell in enumerate(cells):
+        cell["id"] = f"cell-{number}"
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def notebook_path(src_uri: str) -> str:
+    return f"{NOTEBOOK_DIR}/{src_uri[: -len('.md')]}.ipynb"
+
+
+def is_lesson(src_uri: str) -> bool:
+    """Lessons get a notebook; the home page and the API reference do not."""
+    return src_uri != "index.md" and not src_uri.startswith("reference/")
+
+
+def build_notebook(page: Path, src_uri: str, config) -> dict | None:
+    """The notebook of one page, or None if it has no python block."""
+    source = page.read_text(encoding="utf-8")
+    expanded = expand(source, snippet_config(config))
+    site_url = config.site_url or ""
+    if site_url and not site_url.endswith("/"):
+        site_url += "/"
+    docs = Path(config.docs_dir)
+    reference_pages = {p.stem for p in (docs / "reference").glob("*.md")}
+    cells = page_cells(expanded, src_uri, site_url, reference_pages)
+    if not any(c["cell_type"] == "code" and not c["source"][0].startswith("%%bash") for c in cells):
+        return None
+    title = next((l[2:].strip() for l in source.split("\n") if l.startswith("# ")), src_uri)
+    page_url = site_url + (_site_path(src_uri, posixpath.basename(src_uri)) or "")
+    return notebook(cells, title, page_url, config.repo_url)
+
+
+# --------------------------------------------------------------------------- mkdocs events
+
+_notebooks: dict[str, str] = {}  # page src_uri -> notebook src_uri
+
+
+def on_files(files, config):
+    _notebooks.clear()
+    for file in list(files.documentation_pages()):
+        if not is_lesson(file.src_uri):
+            continue
+        nb = build_notebook(Path(file.abs_src_path), file.src_uri, config)
+        if nb is None:
+            continue
+        target = notebook_path(file.src_uri)
+        content = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+        files.append(File.generated(config, target, content=content))
+        _notebooks[file.src_uri] = target
+    return files
+
+
+def on_page_markdown(markdown_text, page, config, files):
+    target = _notebooks.get(page.file.src_uri)
+    if target is None:
+        return markdown_text
+    href = posixpath.relpath(target, posixpath.dirname(page.file.src_uri) or ".")
+    name = posixpath.basename(target)
+    link = (
+        f"[:material-download: Download this lesson as a Jupyter notebook]({href})"
+        f'{{ .md-button .lossbook-notebook download="{name}" }}'
+    )
+    lines = markdown_text.split("\n")
+    at = next((k for k, l in enumerate(lines) if l.startswith("# ")), None)
+    if at is None:
+        return link + "\n\n" + markdown_text
+    lines[at + 1 : at + 1] = ["", link]
+    return "\n".join(lines)
