@@ -109,3 +109,21 @@ def flow_matching_loss(model, x1):
     x_t = (1 - tb) * x0 + tb * x1
     return F.mse_loss(model(x_t, t), x1 - x0)
 # --8<-- [end:flow_matching_loss]
+
+
+# --8<-- [start:mixture_denoiser]
+import torch
+
+
+def mixture_denoiser(weights, means, stds, alphas_cumprod):
+    # The exact eps-predictor E[eps | x_t] for 1-D data from a Gaussian mixture: what a perfectly
+    # trained network would output. weights, means, stds: [K]; returns model(x_t [B, 1], t [B]).
+    def model(x_t, t):
+        a = alphas_cumprod[t].to(x_t.dtype)[:, None]  # [B, 1]
+        var = a * stds**2 + 1 - a  # [B, K]: x_t | k ~ N(sqrt(a) m_k, a s_k^2 + 1 - a)
+        resid = x_t - a.sqrt() * means
+        log_r = torch.log(weights) - 0.5 * resid**2 / var - 0.5 * torch.log(var)
+        r = torch.softmax(log_r, dim=1)  # posterior over components given x_t
+        return ((1 - a).sqrt() * resid / var * r).sum(dim=1, keepdim=True)
+    return model
+# --8<-- [end:mixture_denoiser]
