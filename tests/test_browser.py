@@ -268,6 +268,7 @@ MATH_JS = r"""() => {
     }).map((m) => m.textContent.slice(0, 60)),
     latex_inside: maths.filter((m) => m.textContent.includes('\\')).map((m) => m.textContent.slice(0, 60)),
     merror: root.querySelectorAll('merror').length,
+    fonts_failed: [...document.fonts].filter((f) => f.status === 'error').map((f) => f.family),
     text: clone.textContent,
   };
 }"""
@@ -355,6 +356,7 @@ def check_math(page, where: str):
     assert not found["empty_box"], f"{where}: math rendered as an empty box: {found['empty_box']}"
     assert not found["latex_inside"], f"{where}: LaTeX commands inside rendered math: {found['latex_inside']}"
     assert found["merror"] == 0, f"{where}: {found['merror']} <merror> elements"
+    assert not found["fonts_failed"], f"{where}: fonts that failed to load: {found['fonts_failed']}"
     raw = sorted({m.group(0) for m in RAW_LATEX.finditer(found["text"])})
     assert not raw, f"{where}: raw LaTeX visible in the text: {raw[:10]}"
     return found["math"]
