@@ -47,8 +47,8 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 CHECKLIST = (  # the CoderPad checklist of the study plan, plus the post-training katas
     "confusion_matrix", "precision_recall_f1", "focal_loss", "weighted_cross_entropy",
-    "wta_trajectory_loss", "ade_fde", "kinematic_check", "q_sample", "dpo_loss", "info_nce",
-    "ppo_clip_loss",
+    "wta_trajectory_loss", "ade_fde", "kinematic_check", "overfit_one_batch", "grad_norm",
+    "q_sample", "dpo_loss", "info_nce", "ppo_clip_loss",
 )
 
 
@@ -85,10 +85,17 @@ def _check_finite_expectations(k, first, second):
         for x, y in zip(a.args, b.args):
             if isinstance(x, torch.Tensor):
                 assert torch.equal(x, y), f"{name}/{a.name}: the inputs are not seeded"
-        want = kata._structure(k.reference(*a.args))
-        flat = want if isinstance(want, tuple) else (want,)
-        for value in flat:
+        want = kata._structure(k.reference(*[kata._fresh(x, False) for x in a.args]))
+        for value in _leaves(want):
             assert bool(torch.isfinite(value.double()).all()), f"{name}/{a.name}: {value}"
+
+
+def _leaves(x):
+    if isinstance(x, tuple):
+        return [leaf for v in x for leaf in _leaves(v)]
+    if isinstance(x, dict):
+        return [leaf for v in x.values() for leaf in _leaves(v)]
+    return [x]
 
 
 @pytest.mark.parametrize("name", list(kata.KATAS))
@@ -102,6 +109,13 @@ def test_losses_compare_gradients(name):
     out = kata._first(kata._structure(k.reference(*args)))
     if isinstance(out, torch.Tensor) and out.requires_grad:
         assert any(c.grad for c in k.cases()), f"{name} is differentiable but never checks a gradient"
+
+
+def test_grad_norm_cases_carry_gradients():
+    """The models reach the reader with their .grad (a Parameter's deepcopy drops it)."""
+    for case in kata.get("grad_norm").cases():
+        per_layer, total = kata.get("grad_norm").reference(kata._fresh(case.args[0], False))
+        assert per_layer and total > 0, case.name
 
 
 def test_unknown_kata_suggests_the_closest_names():
@@ -130,6 +144,8 @@ SNIPPET_SOLUTIONS = {
     "wta_trajectory_loss": "trajectory_losses.py",
     "mixture_nll": "trajectory_losses.py",
     "inverse_bicycle": "simulation.py",
+    "overfit_one_batch": "debugging.py",
+    "grad_norm": "debugging.py",
 }
 
 SOLUTIONS = {
@@ -494,6 +510,71 @@ BUGGY = [
         "temperature 0.01",
         ["contains NaN", "never exponentiate"],
         id="info-nce-overflow",
+    ),
+    pytest.param(
+        "overfit_one_batch",
+        """
+        import torch
+
+        def overfit_one_batch(model, x, y, loss_fn, steps=200, lr=1e-2):
+            opt = torch.optim.Adam(model.parameters(), lr=lr)
+            model.train()
+            history = []
+            for _ in range(steps):
+                loss = loss_fn(model(x), y)
+                history.append(loss.item())
+                loss.backward()
+                opt.step()
+            return history
+        """,
+        "an MLP classifier",
+        ["never zeroed", "accumulate"],
+        id="overfit-without-zero-grad",
+    ),
+    pytest.param(
+        "overfit_one_batch",
+        """
+        import torch
+
+        def overfit_one_batch(model, x, y, loss_fn, steps=200, lr=1e-2):
+            opt = torch.optim.Adam(model.parameters(), lr=lr)
+            history = []
+            for _ in range(steps):
+                opt.zero_grad()
+                loss = loss_fn(model(x), y)
+                history.append(loss.item())
+                loss.backward()
+                opt.step()
+            return history
+        """,
+        "eval mode, with dropout",
+        ["stays in eval mode"],
+        id="overfit-without-train-mode",
+    ),
+    pytest.param(
+        "grad_norm",
+        """
+        def grad_norm(model):
+            per_layer = {n: p.grad.norm().item() for n, p in model.named_parameters()
+                         if p.grad is not None}
+            return per_layer, sum(per_layer.values())
+        """,
+        "an MLP after one backward",
+        ["adds up the per-layer norms"],
+        id="grad-norm-sum-of-norms",
+    ),
+    pytest.param(
+        "grad_norm",
+        """
+        import torch
+
+        def grad_norm(model):
+            per_layer = {n: p.grad.norm().item() for n, p in model.named_parameters()}
+            return per_layer, sum(v**2 for v in per_layer.values()) ** 0.5
+        """,
+        "not used in the forward pass",
+        ["raised AttributeError", "skip parameters whose .grad is None"],
+        id="grad-norm-none-grad",
     ),
     pytest.param(
         "ppo_clip_loss",

@@ -374,10 +374,15 @@ def _compare(want: object, got: object, rtol: float, atol: float, what: str) -> 
 
 
 def _fresh(value: object, requires_grad: bool) -> object:
+    """A copy nothing the other call did can reach (gradients of a module included)."""
     if isinstance(value, torch.Tensor):
         out = value.detach().clone()
         return out.requires_grad_(True) if requires_grad else out
-    return copy.deepcopy(value)
+    out = copy.deepcopy(value)
+    if isinstance(value, torch.nn.Module):  # a Parameter's deepcopy drops its .grad
+        for old, new in zip(value.parameters(), out.parameters()):
+            new.grad = None if old.grad is None else old.grad.detach().clone()
+    return out
 
 
 def _first(x: object) -> object:
@@ -446,8 +451,8 @@ def _case_failure(kata: Kata, case: Case, problem: str, got: object | None, args
     if got is not None:
         for mistake in kata.mistakes:
             try:
-                with torch.no_grad():
-                    wrong = _structure(mistake.compute(*[_fresh(a, False) for a in args]))
+                torch.manual_seed(0)  # the stream both calls saw
+                wrong = _structure(mistake.compute(*[_fresh(a, False) for a in args]))
             except Exception:  # noqa: BLE001 - a diagnosis that does not apply is skipped
                 continue
             if _compare(wrong, got, kata.rtol, kata.atol, "output") is None:
@@ -464,9 +469,11 @@ def _run_case(kata: Kata, function: Callable, case: Case, path: Path) -> CaseRes
     params = kata.params
     grad_idx = [params.index(n) for n in case.grad]
     ref_args = tuple(_fresh(a, i in grad_idx) for i, a in enumerate(case.args))
+    torch.manual_seed(0)  # the same random stream for both calls (dropout, sampling)
     want = _structure(kata.reference(*ref_args))
     user_args = tuple(_fresh(a, i in grad_idx) for i, a in enumerate(case.args))
     try:
+        torch.manual_seed(0)
         with _time_limit(CALL_TIMEOUT_S):
             got = function(*user_args)
     except NotImplementedError:
@@ -670,7 +677,7 @@ _register(
         library="lossbook.focal_loss",
         reference=_focal_reference,
         cases=_focal_cases,
-        lesson="custom-losses.md",
+        lesson="custom-losses.md#focal-loss",
         mistakes=(
             Mistake(
                 "the result is plain cross entropy: the modulating factor (1 - p_t)^gamma is"
@@ -764,7 +771,7 @@ _register(
         library="lossbook.weighted_cross_entropy",
         reference=_wce_reference,
         cases=_wce_cases,
-        lesson="custom-losses.md",
+        lesson="custom-losses.md#weighted-cross-entropy",
         mistakes=(
             Mistake(
                 "the weighted losses are averaged over N; F.cross_entropy(weight=) divides by the"
@@ -820,7 +827,7 @@ _register(
         library="lossbook.class_weights",
         reference=_class_weights_reference,
         cases=_class_weights_cases,
-        lesson="custom-losses.md",
+        lesson="custom-losses.md#choosing-the-weights",
         mistakes=(
             Mistake(
                 "the raw weights are not normalised; scale them so they average 1 over the"
@@ -913,7 +920,7 @@ _register(
         library="lossbook.wta_trajectory_loss",
         reference=_wta_reference,
         cases=_wta_cases,
-        lesson="custom-losses.md",
+        lesson="custom-losses.md#winner-takes-all-multi-modal-loss",
         mistakes=(
             Mistake(
                 "the error is averaged over the K modes instead of taking the winner: every mode"
@@ -1001,7 +1008,7 @@ _register(
         library="lossbook.mixture_nll",
         reference=_mixture_reference,
         cases=_mixture_cases,
-        lesson="custom-losses.md",
+        lesson="custom-losses.md#mixture-negative-log-likelihood",
     )
 )
 
@@ -1054,7 +1061,7 @@ _register(
         library="lossbook.sigmoid_focal_loss",
         reference=_sigmoid_focal_reference,
         cases=_sigmoid_focal_cases,
-        lesson="custom-losses.md",
+        lesson="custom-losses.md#multi-label-and-detection-the-sigmoid-form",
         mistakes=(
             Mistake(
                 "alpha is applied to every element; alpha_t is alpha on positives and 1 - alpha"
@@ -1118,7 +1125,7 @@ _register(
         library="lossbook.metrics.confusion_matrix",
         reference=_confusion_reference,
         cases=_confusion_cases,
-        lesson="metrics.md",
+        lesson="metrics.md#the-confusion-matrix",
         imports="import torch",
         mistakes=(
             Mistake(
@@ -1179,7 +1186,7 @@ _register(
         library="lossbook.metrics.precision_recall_f1",
         reference=_prf_reference,
         cases=_prf_cases,
-        lesson="metrics.md",
+        lesson="metrics.md#precision-recall-and-f1",
         imports="import torch",
         mistakes=(
             Mistake("precision and recall are swapped: precision divides by how often the class"
@@ -1245,7 +1252,7 @@ _register(
         library="lossbook.metrics.min_ade, lossbook.metrics.min_fde",
         reference=_ade_fde_reference,
         cases=_ade_fde_cases,
-        lesson="metrics.md",
+        lesson="metrics.md#trajectory-metrics",
         imports="import torch",
         mistakes=(
             Mistake(
@@ -1361,7 +1368,7 @@ _register(
         library="lossbook.simulation.inverse_bicycle",
         reference=_bicycle_reference,
         cases=_bicycle_cases,
-        lesson="simulation-metrics.md",
+        lesson="simulation-metrics.md#kinematic-infeasibility-the-inverse-bicycle-model",
         imports="import math\n\nimport torch",
         mistakes=(
             Mistake(
@@ -1395,7 +1402,7 @@ _register(
         library="lossbook.simulation.kinematic_infeasibility",
         reference=_kinematic_reference,
         cases=_kinematic_cases,
-        lesson="simulation-metrics.md",
+        lesson="simulation-metrics.md#kinematic-infeasibility-the-inverse-bicycle-model",
         imports="import math\n\nimport torch",
         mistakes=(
             Mistake(
@@ -1461,7 +1468,7 @@ _register(
         library="lossbook.diffusion.q_sample",
         reference=_q_sample_reference,
         cases=_q_sample_cases,
-        lesson="diffusion-basics.md",
+        lesson="diffusion-basics.md#forward-noising-and-the-closed-form",
         imports="import torch",
         mistakes=(
             Mistake(
@@ -1538,7 +1545,7 @@ _register(
         library="lossbook.alignment.dpo_loss",
         reference=_dpo_reference,
         cases=_dpo_cases,
-        lesson="",
+        lesson="glossary/alignment.md#dpo-how-does-it-remove-the-reward-model-and-the-rl-loop",
         mistakes=(
             Mistake(
                 "chosen and rejected are swapped: the margin is chosen minus rejected.",
@@ -1604,7 +1611,7 @@ _register(
         library="lossbook.contrastive.info_nce",
         reference=_info_nce_reference,
         cases=_info_nce_cases,
-        lesson="",
+        lesson="glossary/contrastive.md#explain-infonce",
         mistakes=(
             Mistake(
                 "the embeddings are not L2-normalised (raw dot products).",
@@ -1685,7 +1692,7 @@ _register(
         library="lossbook.rl.ppo_clip_loss",
         reference=_ppo_reference,
         cases=_ppo_cases,
-        lesson="",
+        lesson="glossary/rl.md#how-does-ppo-work",
         mistakes=(
             Mistake(
                 "the clipped term is taken with min (the optimistic bound); the loss is the max of"
@@ -1704,6 +1711,167 @@ _register(
     )
 )
 
+
+
+# --------------------------------------------------------------------------- katas: debugging
+
+
+def _overfit_reference(model, x, y, loss_fn, steps, lr):
+    from . import debugging
+
+    return debugging.overfit_one_batch(model, (x, y), loss_fn, steps=steps, lr=lr)
+
+
+def _mlp(g: torch.Generator, sizes: Sequence[int], *, dropout: float = 0.0) -> torch.nn.Module:
+    layers: list[torch.nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        if i:
+            layers.append(torch.nn.ReLU())
+            if dropout:
+                layers.append(torch.nn.Dropout(dropout))
+        layer = torch.nn.Linear(a, b)
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(b, a, generator=g) / math.sqrt(a))
+            layer.bias.zero_()
+        layers.append(layer)
+    return torch.nn.Sequential(*layers)
+
+
+def _overfit_cases() -> list[Case]:
+    g = _gen(73)
+    f = torch.nn.functional
+    frozen = _mlp(g, (4, 16, 3))
+    frozen[0].requires_grad_(False)
+    dropout = _mlp(g, (4, 16, 16, 2), dropout=0.2).eval()  # handed over in eval mode
+    return [
+        Case("an MLP classifier on 8 samples, 40 steps of Adam",
+             (_mlp(g, (4, 32, 3)), _randn(g, 8, 4), _randint(g, 3, 8), f.cross_entropy, 40, 1e-2),
+             hint="each step: zero the gradients, forward, loss, record loss.item(), backward,"
+             " step. Record the loss before the update."),
+        Case("a regression MLP with MSE, 25 steps, lr 5e-3",
+             (_mlp(g, (3, 16, 1)), _randn(g, 6, 3), _randn(g, 6, 1), f.mse_loss, 25, 5e-3)),
+        Case(
+            "a model handed over in eval mode, with dropout",
+            (dropout, _randn(g, 8, 4), _randint(g, 2, 8), f.cross_entropy, 15, 1e-2),
+            hint="call model.train() before the loop: the batch must be fitted in training"
+            " mode, dropout included.",
+        ),
+        Case("a frozen first layer", (frozen, _randn(g, 8, 4), _randint(g, 3, 8), f.cross_entropy, 20, 1e-2)),
+    ]
+
+
+def _overfit_loop(model, x, y, loss_fn, steps, lr, *, zero_grad: bool = True, train: bool = True):
+    """The loop with one of its two classic bugs switched on (for recognising mistakes)."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if train:
+        model.train()
+    history = []
+    for _ in range(steps):
+        if zero_grad:
+            opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        history.append(loss.item())
+        loss.backward()
+        opt.step()
+    return history
+
+
+_register(
+    Kata(
+        name="overfit_one_batch",
+        title="The overfit-one-batch training loop",
+        signature="overfit_one_batch(model, x, y, loss_fn, steps=200, lr=1e-2)",
+        returns="the list of the loss values (floats) before each update, one per step",
+        task=(
+            "Write the loop that checks a new model, loss and optimiser can learn at all: train"
+            " `model` on the single batch (x, y) for `steps` steps of torch.optim.Adam with"
+            " learning rate `lr`, in training mode, and return the loss of every step, recorded"
+            " before that step's update. A healthy set-up drives it to about zero."
+        ),
+        shapes=("model: torch.nn.Module (trained in place)", "x: [N, D] float",
+                "y: [N] int64 classes or [N, 1] float targets",
+                "loss_fn: e.g. F.cross_entropy", "output: list of `steps` floats"),
+        hint="Five lines in the loop body, in the right order; the classic bugs are a missing"
+        " zero_grad() and a model left in eval mode.",
+        library="lossbook.debugging.overfit_one_batch",
+        reference=_overfit_reference,
+        cases=_overfit_cases,
+        lesson="debugging.md#2-overfit-one-batch",
+        imports="import torch",
+        rtol=1e-3,
+        mistakes=(
+            Mistake("the gradients are never zeroed, so they accumulate across steps: call"
+                    " opt.zero_grad() at the start of every step.",
+                    lambda *args: _overfit_loop(*args, zero_grad=False)),
+            Mistake("the model stays in eval mode (dropout off): call model.train() first.",
+                    lambda *args: _overfit_loop(*args, train=False)),
+        ),
+    )
+)
+
+
+def _grad_norm_reference(model):
+    from . import debugging
+
+    per_layer, total = debugging.grad_norm(model)
+    return {k: v for k, v in per_layer.items() if v is not None}, total
+
+
+def _after_backward(model: torch.nn.Module, x: torch.Tensor, scale: float = 1.0) -> torch.nn.Module:
+    (model(x).square().mean() * scale).backward()
+    return model
+
+
+def _grad_norm_cases() -> list[Case]:
+    g = _gen(79)
+    unused = torch.nn.ModuleDict({"used": _mlp(g, (4, 8, 2)), "unused": torch.nn.Linear(4, 2)})
+    unused["used"](_randn(g, 5, 4)).sum().backward()
+    frozen = _mlp(g, (3, 6, 1))
+    frozen[0].requires_grad_(False)
+    return [
+        Case("an MLP after one backward", (_after_backward(_mlp(g, (4, 16, 3)), _randn(g, 8, 4)),)),
+        Case("a deeper MLP, large gradients",
+             (_after_backward(_mlp(g, (6, 32, 32, 32, 1)), _randn(g, 16, 6), scale=1e4),)),
+        Case(
+            "a layer that was not used in the forward pass (its .grad is None)",
+            (unused,),
+            hint="skip parameters whose .grad is None (never used, or cut off by a detach):"
+            " leave them out of the dict and of the total.",
+        ),
+        Case("a frozen first layer", (_after_backward(frozen, _randn(g, 4, 3)),)),
+    ]
+
+
+_register(
+    Kata(
+        name="grad_norm",
+        title="Gradient norm helper (per layer and total)",
+        signature="grad_norm(model)",
+        returns="a tuple (per_layer, total): a dict from parameter name to the L2 norm of its"
+        " gradient, and the total L2 norm over all of them",
+        task=(
+            "Call it after loss.backward(). For every parameter of the model that has a gradient,"
+            " report the L2 norm of that gradient under its name from named_parameters(); the"
+            " total is the L2 norm of all gradients together (what clip_grad_norm_ returns)."
+            " Parameters whose .grad is None are left out."
+        ),
+        shapes=("model: torch.nn.Module after backward()",
+                "output: (dict name -> float, float)"),
+        hint="The total is not the sum of the per-layer norms: it is the square root of the sum"
+        " of their squares.",
+        library="lossbook.debugging.grad_norm",
+        reference=_grad_norm_reference,
+        cases=_grad_norm_cases,
+        lesson="debugging.md#3-gradient-norms-per-layer",
+        imports="import torch",
+        mistakes=(
+            Mistake("the total adds up the per-layer norms; the total L2 norm is the root of the"
+                    " sum of their squares.",
+                    lambda model: (_grad_norm_reference(model)[0],
+                                   sum(_grad_norm_reference(model)[0].values()))),
+        ),
+    )
+)
 
 
 def names() -> Sequence[str]:
