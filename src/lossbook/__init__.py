@@ -36,6 +36,7 @@ from .rl import generalized_advantage_estimate, kl_penalty, ppo_clip_loss, quant
 from .alignment import bradley_terry_loss, dpo_loss, grpo_advantages, grpo_loss, kto_loss, orpo_loss  # noqa: E501, I001
 from .patterns import LOSS_REGISTRY, Alert, BradleyTerryLoss, ClippedPGLoss, Component, ComposedLoss, DDPDemoResult, DPOLoss, GradNormWeighting, LossFunction, LossRegistry, LossType, NLLLoss, StabilityMonitor, UncertaintyWeighting, accumulate_microbatches, build_loss, check_finite_losses, component_grad_norms, data_parallel_backward, ddp_demo, global_valid_counts, masked_mean, slice_batch, stable_contrastive_loss  # noqa: E501, I001
 from .simulation import WOSAC_2025_WEIGHTS, box_corners, box_overlap, collision, histogram_log_likelihood, inverse_bicycle, kinematic_infeasibility, log_divergence, nearest_object_distance, offroad, point_in_polygon, realism_score, signed_distance_to_road_edges, toy_rollouts, toy_scene, wrong_way  # noqa: E501, I001
+from .debugging import grad_norm, leaked_rows, lr_sweep, overfit_one_batch  # noqa: I001
 
 __version__ = "0.1.0"
 
@@ -88,6 +89,8 @@ __all__ = [
     "inverse_bicycle", "kinematic_infeasibility", "log_divergence", "nearest_object_distance",
     "offroad", "point_in_polygon", "realism_score", "signed_distance_to_road_edges",
     "toy_rollouts", "toy_scene", "wrong_way",
+    # debugging
+    "grad_norm", "leaked_rows", "lr_sweep", "overfit_one_batch",
     "class_weights",
     "debug_mode",
     "focal_loss",
