@@ -377,9 +377,10 @@ def test_argoverse_ade_is_never_below_waymo(seed):
 
 def test_min_ade_gradcheck():
     g = torch.Generator().manual_seed(2)
-    pred = torch.randn(2, 2, 3, 2, generator=g, dtype=torch.float64, requires_grad=True)
-    target = torch.randn(2, 3, 2, generator=g, dtype=torch.float64)
+    pred = torch.randn(1, 2, 3, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    target = torch.randn(1, 3, 2, generator=g, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda p: min_ade(p, target), (pred,))
+    assert torch.autograd.gradcheck(lambda p: min_ade(p, target, mode="argoverse"), (pred,))
 
 
 def test_miss_rate_is_strict():
@@ -539,6 +540,7 @@ GT = torch.zeros(2, 4, 2)
         (lambda: roc_auc(S, torch.ones(3, dtype=torch.long)), ValueError, "target"),
         (lambda: average_precision(S[:, None], Y[:, None]), ValueError, "scores"),
         (lambda: average_precision(S.long(), Y), TypeError, "scores"),
+        (lambda: average_precision(S, Y.to("meta")), ValueError, "target"),
         (lambda: average_precision(S, Y.float()), TypeError, "target"),
         (lambda: expected_calibration_error(torch.tensor([0.5, 1.2]), torch.tensor([0, 1])),
          ValueError, "probs"),

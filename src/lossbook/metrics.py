@@ -73,6 +73,8 @@ def _check_scores_target(scores: torch.Tensor, target: torch.Tensor) -> torch.Te
     check_tensor("target", target, kind="int_or_bool")
     check_shapes(scores=(scores, "N"), target=(target, "N"))
     _check_nonempty("scores", scores, "score")
+    if target.device != scores.device:
+        raise ValueError(f"target: expected device {scores.device} (as scores), got {target.device}")
     if scores.device.type == "cpu" and scores.dtype in _NUMPY_FLOATS:
         # Same checks through NumPy: on a busy CPU, torch's threaded element-wise kernels on
         # 10^6 values cost tens of milliseconds, NumPy's single-threaded ones a fraction of one.
@@ -342,7 +344,7 @@ def average_precision(scores: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     interpolates linearly between points and is optimistic. A random classifier scores about the
     positive rate (prevalence), not 0.5.
 
-    Computed with one sort; on CPU about 5x faster than scikit-learn on $10^6$ scores.
+    Computed with one sort; on CPU about 4x faster than scikit-learn on $10^6$ scores.
 
     Args:
         scores: a score per sample, higher meaning more likely positive.
