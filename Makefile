@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve build test bench clean
+.PHONY: serve build test bench bench-site clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Site speed: build time, page weight and load time in headless Chromium (bench/site.json).
+# BENCH_SITE_ARGS=--make-test also times the whole `make test`.
+bench-site: $(STAMP)
+	$(BIN)/python -m bench.site $(BENCH_SITE_ARGS)
 
 clean:
 	rm -rf site .pytest_cache
