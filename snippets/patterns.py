@@ -1,4 +1,4 @@
-"""Loss patterns for post-training: global normalisation, clipped PG, stable contrastive, weighting."""
+"""Post-training loss patterns: global normalisation, clipped PG, stable contrastive, weighting."""
 
 # --8<-- [start:masked_mean]
 import torch

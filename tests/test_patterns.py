@@ -59,7 +59,8 @@ def pg_batch(lengths, seed=0):
         "token_mask": mask,
         "prev_logprobs": lp + 0.3 * torch.randn(shape, generator=g, dtype=torch.float64),
         "advantages": torch.randn(shape, generator=g, dtype=torch.float64),
-        "reference_policy_logprobs": lp + 0.2 * torch.randn(shape, generator=g, dtype=torch.float64),
+        "reference_policy_logprobs": lp + 0.2 * torch.randn(shape, generator=g,
+                                                            dtype=torch.float64),
     }
     return lp, data
 
@@ -123,7 +124,7 @@ def test_masked_mean_bad_input():
         masked_mean(x, torch.ones(3))
     with pytest.raises(ValueError, match="mask: expected 0/1"):
         masked_mean(x, torch.full((2, 3), 0.5))
-    with pytest.raises(ValueError, match="global_normalization_factor: expected at least .* \\(6\\)"):
+    with pytest.raises(ValueError, match=r"global_normalization_factor: expected at least .*\(6\)"):
         masked_mean(x, torch.ones(2, 3), global_normalization_factor=4)
     with pytest.raises(ValueError, match="global_normalization_factor: expected a finite number"):
         masked_mean(x, torch.ones(2, 3), global_normalization_factor=-1)
@@ -192,7 +193,8 @@ def test_nll_metrics_are_additive_over_microbatches():
     logits, data = lm_batch([6, 2, 5, 1])
     seqs, toks = global_valid_counts(data)
     full, full_metrics = NLLLoss()(logits, data, seqs, toks)
-    parts = [NLLLoss()(logits[a:b], slice_batch(data, a, b), seqs, toks)[1] for a, b in [(0, 1), (1, 4)]]
+    parts = [NLLLoss()(logits[a:b], slice_batch(data, a, b), seqs, toks)[1]
+             for a, b in [(0, 1), (1, 4)]]
     assert sum(p["loss"] for p in parts) == pytest.approx(full_metrics["loss"], abs=1e-12)
     assert sum(p["num_valid_tokens"] for p in parts) == full_metrics["num_valid_tokens"]
 
@@ -506,11 +508,11 @@ def test_build_loss_single_and_weight_is_never_dropped():
 
 
 def test_config_errors_are_clear():
-    with pytest.raises(ValueError, match=r"config\[1\]: type: unknown loss 'dop'; did you mean 'dpo'"):
+    with pytest.raises(ValueError, match=r"config\[1\]: type: unknown loss 'dop'; did you mean"):
         build_loss([{"type": "nll"}, {"type": "dop"}])
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['betta'\]"):
         build_loss({"type": "dpo", "betta": 0.1})
-    with pytest.raises(ValueError, match=r"config\[0\]\['weight'\]: expected a finite number in \[0, inf\)"):
+    with pytest.raises(ValueError, match=r"config\[0\]\['weight'\]: expected a finite number in"):
         build_loss([{"type": "nll", "weight": -0.5}])
     with pytest.raises(ValueError, match=r"config\[0\]\['weight'\]"):
         build_loss([{"type": "nll", "weight": float("nan")}])
@@ -592,7 +594,7 @@ def test_uncertainty_weighting_objective_gradient_and_optimum():
         weighting(losses).backward()
         opt.step()
     assert weighting.weights.tolist() == pytest.approx([0.25, 4.0], rel=1e-2)  # 1 / L_k
-    with pytest.raises(ValueError, match=r"losses\['1'\]: uncertainty weighting needs non-negative"):
+    with pytest.raises(ValueError, match=r"losses\['1'\]: uncertainty weighting needs non-neg"):
         weighting([torch.tensor(1.0), torch.tensor(-0.5)])
     with pytest.raises(ValueError, match="expected 2 losses"):
         weighting([torch.tensor(1.0)])

@@ -41,7 +41,8 @@ def figure_token_weight_vs_length():
     ]
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for label, weights, color, marker, style in schemes:
-        ax.plot(lengths, weights / reference, style, marker=marker, color=color, lw=1.8, label=label)
+        ax.plot(lengths, weights / reference, style, marker=marker, color=color, lw=1.8,
+                label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xticks(lengths, [str(n) for n in lengths])
@@ -75,7 +76,7 @@ def figure_stability_monitor_negative_loss():
     top.set(ylabel="loss", title="A negative loss with one spike")
     top.legend(frameon=False, fontsize=9)
     bottom.plot(steps, cv, color="#ff7f0e", lw=1.4, label="std / mean of the last 10 steps")
-    bottom.axhline(0.5, color="0.4", ls="--", lw=1, label="seed rule: stable if CV < 0.5")
+    bottom.axhline(0.5, color="0.4", ls="--", lw=1, label="common rule: stable if CV < 0.5")
     bottom.set(xlabel="step", ylabel="coefficient of variation")
     bottom.legend(frameon=False, fontsize=9, loc="lower left")
     fig.tight_layout()

@@ -148,7 +148,9 @@ def _check_binary_mask(name: str, mask: torch.Tensor) -> torch.Tensor:
 def _count_value(name: str, value: object) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            raise ValueError(f"{name}: expected a scalar count, got a tensor of shape {_shape(value)}")
+            raise ValueError(
+                f"{name}: expected a scalar count, got a tensor of shape {_shape(value)}"
+            )
         value = value.item()
     return check_number(name, value, low=0.0)
 
@@ -506,7 +508,8 @@ class ClippedPGLoss:
                            dual_clip=self.dual_clip, reduction="none")
         kl = torch.zeros_like(pg)
         if self.kl_coef > 0:
-            ref = _zero_where_invalid(_per_token("reference_policy_logprobs", data, logprobs), valid)
+            ref = _per_token("reference_policy_logprobs", data, logprobs)
+            ref = _zero_where_invalid(ref, valid)
             kl = kl_penalty(lp, ref, estimator=self.kl_estimator, reduction="none")
         per_token = pg + self.kl_coef * kl
 
@@ -710,7 +713,9 @@ class BradleyTerryLoss:
             return loss, {
                 "loss": loss.item(),
                 "accuracy": acc.item(),
-                "reward_gap": masked_mean(gap, pair_valid, global_normalization_factor=pairs).item(),
+                "reward_gap": masked_mean(
+                    gap, pair_valid, global_normalization_factor=pairs
+                ).item(),
                 "num_valid_samples": float(2 * pair_valid.sum()),
             }
 
@@ -860,7 +865,8 @@ abla L$ (NeMo RL does
         >>> model = torch.nn.Sequential(torch.nn.Embedding(5, 3), torch.nn.Linear(3, 5))
         >>> ids = torch.randint(0, 5, (4, 6))
         >>> shard = {"input_ids": ids[:, :-1], "target_ids": ids[:, 1:],
-        ...          "token_mask": torch.tensor([[1] * 5, [1, 1, 1, 1, 0], [1, 0, 0, 0, 0], [0] * 5])}
+        ...          "token_mask": torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0],
+        ...                                      [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]])}
         >>> loss, metrics = data_parallel_backward(model, NLLLoss(), shard, num_microbatches=2)
         >>> round(loss, 4), metrics["num_valid_tokens"]
         (1.7691, 10.0)
@@ -965,7 +971,9 @@ class ComposedLoss:
                     )
                 item = Component(*item)
             if not isinstance(item.name, str) or not item.name:
-                raise ValueError(f"components[{i}].name: expected a non-empty str, got {item.name!r}")
+                raise ValueError(
+                    f"components[{i}].name: expected a non-empty str, got {item.name!r}"
+                )
             if not isinstance(item.loss, LossFunction):
                 raise TypeError(
                     f"components[{i}].loss: expected a loss object with `loss_type` and"
@@ -1124,8 +1132,8 @@ def build_loss(
     Example:
         >>> loss_fn = build_loss([{"type": "nll", "weight": 1.0},
         ...                       {"type": "clipped_pg", "weight": 0.5, "eps_high": 0.28}])
-        >>> [(c.name, c.weight) for c in loss_fn.components]
-        [('nll', 1.0), ('clipped_pg', 0.5)]
+        >>> {c.name: c.weight for c in loss_fn.components}
+        {'nll': 1.0, 'clipped_pg': 0.5}
         >>> build_loss({"type": "nll", "weight": -1})
         Traceback (most recent call last):
         ...
@@ -1154,7 +1162,9 @@ def build_loss(
     else:
         components, where = config, "config"
     if isinstance(components, (str, bytes)) or not isinstance(components, Sequence):
-        raise TypeError(f"{where}: expected a list of loss configs, got {type(components).__name__}")
+        raise TypeError(
+            f"{where}: expected a list of loss configs, got {type(components).__name__}"
+        )
     if not components:
         raise ValueError(f"{where}: expected at least one loss config, got an empty list")
     parsed = []
@@ -1182,7 +1192,9 @@ def _loss_values(
     elif isinstance(losses, Sequence) and not isinstance(losses, (str, bytes)):
         names, values = [str(i) for i in range(len(losses))], list(losses)
     else:
-        raise TypeError(f"losses: expected a list or dict of scalar tensors, got {type(losses).__name__}")
+        raise TypeError(
+            f"losses: expected a list or dict of scalar tensors, got {type(losses).__name__}"
+        )
     if len(values) != expected:
         raise ValueError(f"losses: expected {expected} losses (one per weight), got {len(values)}")
     for name, value in zip(names, values):
@@ -1395,7 +1407,8 @@ def check_finite_losses(
     """Raise `FloatingPointError` naming every loss component that is NaN or Inf.
 
     Example:
-        >>> check_finite_losses({"nll": torch.tensor(1.2), "kl": torch.tensor(float("nan"))}, step=7)
+        >>> losses = {"nll": torch.tensor(1.2), "kl": torch.tensor(float("nan"))}
+        >>> check_finite_losses(losses, step=7)
         Traceback (most recent call last):
         ...
         FloatingPointError: non-finite loss at step 7: 'kl' = nan
@@ -1484,8 +1497,8 @@ class StabilityMonitor:
         >>> monitor = StabilityMonitor(window=20, threshold=6.0, min_history=5)
         >>> for step in range(10):
         ...     _ = monitor.update({"pg": -2.0 + 0.01 * (step % 3)})
-        >>> [a.kind for a in monitor.update({"pg": 5.0})]
-        ['spike']
+        >>> monitor.update({"pg": 5.0})[0].kind
+        'spike'
         >>> monitor.update({"pg": float("nan")})[0].message
         "step 12: 'pg' is nan"
     """
@@ -1515,7 +1528,8 @@ class StabilityMonitor:
             x = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
             history = self.history.setdefault(name, deque(maxlen=self.window))
             if not math.isfinite(x):
-                new.append(Alert(self.step, name, "nonfinite", x, f"step {self.step}: {name!r} is {x}"))
+                message = f"step {self.step}: {name!r} is {x}"
+                new.append(Alert(self.step, name, "nonfinite", x, message))
                 continue
             if len(history) >= self.min_history:
                 median = statistics.median(history)
@@ -1553,7 +1567,9 @@ def _toy_lm(seed: int) -> tuple[nn.Module, dict[str, torch.Tensor]]:
     """A tiny next-token model and a batch with very uneven lengths (identical for any process)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = nn.Sequential(nn.Embedding(_DEMO_VOCAB, _DEMO_DIM), nn.Linear(_DEMO_DIM, _DEMO_VOCAB))
+        model = nn.Sequential(
+            nn.Embedding(_DEMO_VOCAB, _DEMO_DIM), nn.Linear(_DEMO_DIM, _DEMO_VOCAB)
+        )
         steps = max(_DEMO_LENGTHS)
         tokens = torch.randint(0, _DEMO_VOCAB, (len(_DEMO_LENGTHS), steps + 1))
     lengths = torch.tensor(_DEMO_LENGTHS)
@@ -1657,7 +1673,9 @@ def ddp_demo(
         a [DDPDemoResult][lossbook.patterns.DDPDemoResult].
     """
     rows = len(_DEMO_LENGTHS)
-    if isinstance(world_size, bool) or not isinstance(world_size, int) or not 1 <= world_size <= rows:
+    if isinstance(world_size, bool) or not isinstance(world_size, int) or not (
+        1 <= world_size <= rows
+    ):
         raise ValueError(f"world_size: expected an integer in [1, {rows}], got {world_size!r}")
     per_rank = rows // world_size
     if isinstance(num_microbatches, bool) or not isinstance(num_microbatches, int) or not (
