@@ -207,7 +207,7 @@ def _guo_ece(probs: np.ndarray, target: np.ndarray, n_bins: int) -> float:
     correct = pred == target
     edges = np.linspace(0, 1, n_bins + 1)
     ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         inside = (conf > lo) & (conf <= hi)
         if inside.any():
             ece += inside.mean() * abs(correct[inside].mean() - conf[inside].mean())
