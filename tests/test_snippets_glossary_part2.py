@@ -202,3 +202,48 @@ def test_map_elites_archive_is_consistent():
         cell = np.minimum((MA["arm_descriptor"](x) * 8).astype(int), 7)
         assert tuple(cell) == (i, j)
     assert math.isinf(best[~np.isfinite(best)].sum()) or np.isfinite(best).all()
+
+
+# ----------------------------------------------------------------------------- glossary index
+
+
+GLOSSARY = Path(__file__).resolve().parent.parent / "docs" / "glossary"
+
+
+def _questions(page):
+    """(heading text, difficulty) of every question of a glossary page: a heading followed by
+    a '*Difficulty:* **level**' line."""
+    import re
+
+    lines, found, fenced = page.read_text(encoding="utf-8").split("\n"), [], False
+    for i, line in enumerate(lines):
+        fenced ^= line.lstrip().startswith("```")
+        heading = re.match(r"^#{2,3} (.+)$", line)
+        if fenced or not heading:
+            continue
+        for follow in lines[i + 1:i + 4]:
+            level = re.match(r"^\*Difficulty:\* \*\*(easy|medium|hard)\*\*", follow)
+            if level:
+                found.append((heading.group(1).strip(), level.group(1)))
+                break
+    return found
+
+
+def test_glossary_index_lists_every_question_with_its_difficulty():
+    from markdown.extensions.toc import slugify
+
+    index = (GLOSSARY / "index.md").read_text(encoding="utf-8")
+    pages = sorted(p for p in GLOSSARY.glob("*.md") if p.name != "index.md")
+    assert {"rl.md", "alignment.md", "multi-agent.md", "synthesis.md", "diffusion.md"} <= {
+        p.name for p in pages}
+    total = 0
+    for page in pages:
+        questions = _questions(page)
+        assert questions, f"{page.name}: no question with a difficulty tag"
+        for text, level in questions:
+            slug = slugify(text.replace("`", "").replace("*", ""), "-")
+            row = f"]({page.name}#{slug}) | {level} |"
+            assert row in index, f"index.md lacks {page.name}: {text!r} ({level})"
+            total += 1
+    # ... and lists nothing that is not a question of a page.
+    assert index.count(".md#") == total
