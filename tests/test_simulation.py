@@ -479,3 +479,44 @@ def test_bad_kinematics_and_realism():
         realism_score({"offroad": torch.zeros(0)})
     with pytest.raises(ValueError, match="n_rollouts"):
         toy_rollouts(0)
+
+
+# ------------------------------------------------------------------ properties
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+finite = st.floats(-5.0, 5.0, allow_nan=False)
+size = st.floats(0.3, 5.0, allow_nan=False)
+angle = st.floats(-math.pi, math.pi, allow_nan=False)
+
+
+@settings(max_examples=40)
+@given(st.tuples(finite, finite, size, size, angle), st.tuples(finite, finite, size, size, angle),
+       finite, finite, angle)
+def test_overlap_symmetric_and_invariant_to_rigid_motion(a, b, tx, ty, rot):
+    a, b = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+    area = clip_area(rect(*a.tolist()), rect(*b.tolist()))
+    if 0 < area < 1e-6:
+        return  # touching within rounding
+
+    def move(box):
+        c, s = math.cos(rot), math.sin(rot)
+        x, y = box[0].item(), box[1].item()
+        return torch.tensor([c * x - s * y + tx, s * x + c * y + ty, box[2], box[3], box[4] + rot],
+                            dtype=torch.float64)
+
+    hit = bool(box_overlap(a, b))
+    assert hit == bool(box_overlap(b, a)) == (area > 0)
+    assert bool(box_overlap(move(a), move(b))) == hit
+
+
+@settings(max_examples=30)
+@given(st.tuples(finite, finite, size, size, angle), st.floats(1.0, 3.0))
+def test_offroad_monotone_in_box_size(box, grow):
+    road = torch.tensor([[-4.0, -4.0], [4.0, -4.0], [4.0, 4.0], [-4.0, 4.0]], dtype=torch.float64)
+    small = torch.tensor(box, dtype=torch.float64)
+    big = small.clone()
+    big[2:4] *= grow
+    if bool(offroad(small, drivable_area=road)):
+        assert bool(offroad(big, drivable_area=road))  # a bigger box cannot be more on the road
