@@ -1,4 +1,4 @@
-"""Metrics lesson: average precision on 10^6 scores against scikit-learn (equal results)."""
+"""Metrics lesson: average precision and ROC-AUC on 10^6 scores against scikit-learn (equal results)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import torch
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 import lossbook
 from bench.common import Case
@@ -36,7 +36,24 @@ def sklearn_ap():
     return lambda: average_precision_score(target, scores)
 
 
+def ours_auc():
+    scores, target = _inputs()
+    s, y = torch.from_numpy(scores), torch.from_numpy(target)
+    reference = roc_auc_score(target, scores)
+    value = lossbook.roc_auc(s, y).item()
+    if not math.isclose(value, reference, rel_tol=0, abs_tol=1e-12):
+        raise AssertionError(f"roc_auc {value!r} != scikit-learn {reference!r}")
+    return lambda: lossbook.roc_auc(s, y)
+
+
+def sklearn_auc():
+    scores, target = _inputs()
+    return lambda: roc_auc_score(target, scores)
+
+
 CASES = [
     Case("average_precision N=10^6 (ties)", "lossbook.average_precision",
          "sklearn average_precision_score", ours, sklearn_ap, 0.5),
+    Case("roc_auc N=10^6 (ties)", "lossbook.roc_auc", "sklearn roc_auc_score", ours_auc,
+         sklearn_auc, 0.5),
 ]
