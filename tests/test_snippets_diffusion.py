@@ -110,3 +110,22 @@ def test_flow_matching_loss_draws_like_the_library():
     x0 = torch.randn_like(x1)
     t = torch.rand(8, dtype=torch.float64)
     torch.testing.assert_close(ours, lossbook.flow_matching_loss(model, x1, x0=x0, t=t))
+
+
+def test_mixture_denoiser_is_the_posterior_mean_of_the_noise():
+    # E[eps | x_t] by quadrature over x0: eps = (x_t - sqrt(a) x0) / sqrt(1 - a)
+    w = torch.tensor([0.7, 0.3], dtype=torch.float64)
+    m = torch.tensor([-2.0, 2.0], dtype=torch.float64)
+    s = torch.tensor([0.5, 0.8], dtype=torch.float64)
+    model = S["mixture_denoiser"](w, m, s, AB)
+    grid = torch.linspace(-8, 8, 20001, dtype=torch.float64)
+    prior = (w / s * torch.exp(-0.5 * ((grid[:, None] - m) / s) ** 2)).sum(1)
+    x_t = torch.tensor([[-1.5], [0.0], [0.7], [3.0]], dtype=torch.float64)
+    for step in (5, 200, 600, 999):
+        a = AB[step].item()
+        t = torch.full((4,), step)
+        lik = torch.exp(-0.5 * (x_t - a**0.5 * grid) ** 2 / (1 - a))  # [4, G]
+        post = prior * lik
+        eps = (x_t - a**0.5 * grid) / (1 - a) ** 0.5
+        expected = (post * eps).sum(1, keepdim=True) / post.sum(1, keepdim=True)
+        torch.testing.assert_close(model(x_t, t), expected, rtol=1e-6, atol=1e-6)
