@@ -179,6 +179,23 @@ def test_collision_scene_and_validity():
     assert collision(boxes.expand(4, -1, -1, -1)).shape == (4, 3, 2)
 
 
+def test_collision_matches_pairwise_clipping_loop():
+    rng = np.random.default_rng(7)
+    A, T = 6, 5
+    boxes = np.concatenate([rng.uniform(-4, 4, (A, T, 2)), rng.uniform(1, 4.5, (A, T, 1)),
+                            rng.uniform(0.8, 2, (A, T, 1)), rng.uniform(-3, 3, (A, T, 1))], -1)
+    valid = rng.random((A, T)) < 0.8
+    got = collision(torch.tensor(boxes), valid=torch.tensor(valid)).numpy()
+    want = np.zeros((A, T), dtype=bool)
+    for t in range(T):
+        for a in range(A):
+            for b in range(A):
+                if a != b and valid[a, t] and valid[b, t]:
+                    want[a, t] |= clip_area(rect(*boxes[a, t]), rect(*boxes[b, t])) > 1e-9
+    np.testing.assert_array_equal(got, want)
+    assert 0.2 < want.mean() < 0.9
+
+
 def test_nearest_object_distance_with_invalid():
     xy = torch.tensor([[[0.0, 0.0]], [[3.0, 4.0]], [[100.0, 0.0]]])
     valid = torch.tensor([[True], [False], [True]])
