@@ -27,3 +27,7 @@ def test_local_normalisation_does_not(result):
 
 def test_every_rank_ends_with_the_same_gradient(result):
     assert result.rank_disagreement == 0.0
+
+
+def test_the_ranks_loss_shares_add_up_to_the_global_loss(result):
+    assert abs(result.extra["loss_ddp_global"] - result.extra["loss_single"]) < 1e-5

@@ -28,7 +28,6 @@ import difflib
 import enum
 import inspect
 import math
-import os
 import socket
 import statistics
 from collections import deque
@@ -38,7 +37,6 @@ from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .alignment import bradley_terry_loss, dpo_loss
@@ -1635,7 +1633,9 @@ class DDPDemoResult:
     grad_local: torch.Tensor
     """Gradient after DDP with each microbatch normalised by its own token count."""
     rank_disagreement: float = 0.0
+    """Largest difference between the ranks' final gradients (0: DDP synchronised them)."""
     extra: dict[str, float] = field(default_factory=dict)
+    """`loss_single` and `loss_ddp_global` (the ranks' shares summed): equal up to rounding."""
 
     @property
     def max_error_global(self) -> float:
@@ -1687,11 +1687,6 @@ def ddp_demo(
         )
     check_number("timeout", timeout, low=0.0, low_inclusive=False)
 
-    model, data = _toy_lm(seed)
-    loss, _ = NLLLoss()(model(data["input_ids"]), data, None, None)
-    loss.backward()
-    single = _flat_grad(model)
-
     import torch.multiprocessing as mp
 
     context = mp.get_context("spawn")
@@ -1704,6 +1699,11 @@ def ddp_demo(
     ]
     for process in processes:
         process.start()
+    # The single-process reference, computed while the children start.
+    model, data = _toy_lm(seed)
+    loss, _ = NLLLoss()(model(data["input_ids"]), data, None, None)
+    loss.backward()
+    single = _flat_grad(model)
     results = {}
     try:
         import queue as queue_module
@@ -1719,10 +1719,13 @@ def ddp_demo(
                 raise RuntimeError(f"ddp_demo: rank {rank} failed: {error}")
             results[rank] = (grads, losses, tokens)
     finally:
+        # The results are in: give the children a moment to exit, then stop them (interpreter
+        # teardown after DDP has imported torch._dynamo takes seconds and serves no purpose).
         for process in processes:
-            process.join(timeout=5)
+            process.join(timeout=1)
             if process.is_alive():
                 process.terminate()
+                process.join(timeout=5)
     grads = {r: {m: torch.tensor(g[m]) for m in NORMALIZATIONS} for r, (g, _, _) in results.items()}
     disagreement = max(
         float((grads[r]["global"] - grads[0]["global"]).abs().max()) for r in grads
@@ -1735,5 +1738,6 @@ def ddp_demo(
         grad_global=grads[0]["global"],
         grad_local=grads[0]["local"],
         rank_disagreement=disagreement,
-        extra={"loss_single": loss.item()},
+        extra={"loss_single": loss.item(),
+               "loss_ddp_global": sum(results[r][1]["global"] for r in results)},
     )
