@@ -122,7 +122,7 @@ def test_lr_sweep_orders_rates_and_is_reproducible():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(64, 8, generator=g)
     y = x @ torch.randn(8, 1, generator=g)
-    make = lambda: nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))  # noqa: E731
+    make = lambda: nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
     state = torch.random.get_rng_state()
     curves = lr_sweep(make, (x, y), F.mse_loss, lrs=[1e-3, 1e-1, 5.0], steps=60)
     assert torch.equal(torch.random.get_rng_state(), state)  # global RNG untouched

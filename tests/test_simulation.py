@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lossbook.simulation import (
     WOSAC_2025_WEIGHTS,
@@ -126,7 +128,7 @@ def test_axis_aligned_cases(other, hit):
 
 def test_rotated_diamond_reaches_into_box():
     # a 2 x 2 square rotated 45 degrees reaches sqrt(2) from its centre along x
-    diamond = lambda x: box(x, 0.0, 2.0, 2.0, math.pi / 4)  # noqa: E731
+    diamond = lambda x: box(x, 0.0, 2.0, 2.0, math.pi / 4)
     assert bool(box_overlap(box(0.0, 0.0), diamond(2.0 + math.sqrt(2) - 0.01)))
     assert not bool(box_overlap(box(0.0, 0.0), diamond(2.0 + math.sqrt(2) + 0.01)))
 
@@ -499,9 +501,6 @@ def test_bad_kinematics_and_realism():
 
 
 # ------------------------------------------------------------------ properties
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 finite = st.floats(-5.0, 5.0, allow_nan=False)
 size = st.floats(0.3, 5.0, allow_nan=False)
