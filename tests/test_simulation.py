@@ -243,6 +243,15 @@ def test_signed_distance_past_a_corner():
     torch.testing.assert_close(got, torch.tensor([2.0, -5.0]))
 
 
+def test_signed_distance_past_a_corner_far_from_the_origin_float32():
+    # map coordinates in the thousands of metres, float32: the corner tie must survive rounding
+    square = torch.tensor([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0], [0.0, 0.0]])
+    offset = torch.tensor([5123.7, -2871.3])
+    points = torch.tensor([[12.0, 0.0], [10.0, 13.0], [-0.5, 10.0], [5.0, 9.0]]) + offset
+    got = signed_distance_to_road_edges(points, square + offset)
+    torch.testing.assert_close(got, torch.tensor([2.0, 3.0, 0.5, -1.0]), atol=2e-3, rtol=0)
+
+
 def test_offroad_two_map_forms_agree():
     road = torch.tensor([[0.0, -4.0], [50.0, -4.0], [50.0, 4.0], [20.0, 4.0], [20.0, 10.0],
                          [10.0, 10.0], [10.0, 4.0], [0.0, 4.0]], dtype=torch.float64)
