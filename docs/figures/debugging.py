@@ -61,3 +61,45 @@ def figure_debugging_grad_norms():
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig
+
+
+def _train_val_curves(n_train, *, steps=200, seed=0):
+    """Full-batch Adam on a noisy 1-D regression; train and validation MSE at every step."""
+    g = torch.Generator().manual_seed(seed)
+
+    def data(n):
+        x = torch.rand(n, 1, generator=g) * 6 - 3
+        return x, torch.sin(x) + 0.3 * torch.randn(n, 1, generator=g)
+
+    (x, y), (x_val, y_val) = data(n_train), data(300)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(1, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(),
+                              nn.Linear(64, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    train, val = [], []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        train.append(loss.item())
+        with torch.no_grad():
+            val.append(F.mse_loss(model(x_val), y_val).item())
+    return train, val
+
+
+def figure_debugging_train_val():
+    """Train and validation loss of one model on 400 vs 12 training examples."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, (n, title) in zip(axes, [(400, "400 examples: both fall together"),
+                                     (12, "12 examples: the model memorises")]):
+        train, val = _train_val_curves(n)
+        ax.plot(train, color="#1f77b4", lw=2, label="train")
+        ax.plot(val, color="#d62728", lw=2, label="validation")
+        ax.axhline(0.09, color="0.5", lw=1, ls="--", label="noise floor (0.3²)")
+        ax.set(yscale="log", xlabel="step", title=title)
+    axes[0].set_ylabel("MSE")
+    axes[0].legend(frameon=False, fontsize=9)
+    fig.tight_layout()
+    return fig
