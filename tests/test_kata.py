@@ -25,6 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SNIPPETS = ROOT / "snippets"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread is fastest, and the machine's cores are shared."""
+    with kata._one_thread():
+        yield
+
+
 def write(tmp_path: Path, source: str, name: str = "answer.py") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(source), encoding="utf-8")

@@ -61,8 +61,10 @@ def _list() -> int:
     from . import kata
 
     width = max(len(name) for name in kata.KATAS)
-    for k in kata.KATAS.values():
-        print(f"{k.name:<{width}}  {k.title}")
+    for lesson, katas in kata.by_lesson().items():
+        print(lesson)
+        for k in katas:
+            print(f"  {k.name:<{width}}  {k.title}")
     print(f"\n{len(kata.KATAS)} katas. Next: lossbook kata show NAME, then lossbook kata new NAME FILE.")
     return EXIT_OK
 

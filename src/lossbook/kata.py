@@ -44,7 +44,9 @@ __all__ = [
     "KataError",
     "Mistake",
     "KATAS",
+    "LESSONS",
     "SITE_URL",
+    "by_lesson",
     "check",
     "get",
     "load_function",
@@ -152,6 +154,34 @@ class Kata:
 
 
 KATAS: dict[str, Kata] = {}
+
+#: Lesson pages in the study plan's order, with the name `lossbook kata list` groups them under.
+LESSONS = {
+    "metrics.md": "Metrics",
+    "custom-losses.md": "Custom losses",
+    "diffusion-basics.md": "Diffusion basics",
+    "simulation-metrics.md": "Simulation metrics",
+    "debugging.md": "Debugging",
+    "glossary/": "Loss glossary",
+}
+
+
+def lesson_group(kata: Kata) -> str:
+    """The lesson a kata belongs to, as `lossbook kata list` shows it."""
+    page = kata.lesson.partition("#")[0]
+    for prefix, title in LESSONS.items():
+        if page == prefix or (prefix.endswith("/") and page.startswith(prefix)):
+            return title
+    return "Other"
+
+
+def by_lesson() -> dict[str, list[Kata]]:
+    """The katas grouped by lesson, in the study plan's order."""
+    order = [*LESSONS.values(), "Other"]
+    groups: dict[str, list[Kata]] = {title: [] for title in order}
+    for kata in KATAS.values():
+        groups[lesson_group(kata)].append(kata)
+    return {title: katas for title, katas in groups.items() if katas}
 
 
 def _register(kata: Kata) -> Kata:
@@ -552,7 +582,7 @@ def check(name: str, path: str | Path) -> CheckReport:
                 report.results.append(_run_case(kata, function, case, resolved))
             except NotImplementedError:
                 report.results.clear()
-                report.stopped = (
+                report.stopped = _wrap(
                     f"{kata.function} still raises NotImplementedError: write its body, then run"
                     f" the check again. Stuck? `lossbook kata show {kata.name}` has a hint."
                 )
@@ -671,8 +701,8 @@ _register(
             "output: [] scalar",
         ),
         hint=(
-            "Get log p_t in one stable step (-F.cross_entropy(..., reduction='none') or a"
-            " log_softmax gather), p_t = exp(log p_t), then loss = -(1 - p_t)^gamma * log p_t."
+            "Get log p_t in one numerically stable step, and p_t from it; the modulating factor"
+            " then scales each sample's cross entropy. Never take the log of a softmax."
         ),
         library="lossbook.focal_loss",
         reference=_focal_reference,
