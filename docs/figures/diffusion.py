@@ -72,7 +72,7 @@ def figure_diffusion_point_cloud():
     for ax, step in zip(axes, steps):
         xt = lossbook.q_sample(x0, torch.full((len(x0),), step), noise, ab)
         ax.scatter(xt[:, 0], xt[:, 1], s=2, alpha=0.5, color="#1f77b4")
-        ax.set_title(f"t = {step}\n" + rf"$\bar\alpha_t$ = {ab[step].item():.3g}", fontsize=10)
+        ax.set_title(f"t = {step}\n" + rf"$\bar\alpha_t$ = {ab[step].item():.4g}", fontsize=10)
         ax.set(xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), aspect="equal", xticks=[], yticks=[])
     fig.tight_layout()
     return fig
@@ -172,7 +172,7 @@ def figure_toy_cost_guidance():
         return torch.relu(20.0 - future[:, -1, 1])
 
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 5.2), sharey=True)
-    for ax, scale in zip(axes, [0.0, 1.0]):
+    for ax, scale in zip(axes, [0.0, 0.3]):
         futures = model.sample(cond, cost=cost if scale else None, cost_scale=scale, seed=5)
         _draw_map(ax, red=True)
         _plot_futures(ax, futures, alpha=0.3)

@@ -90,8 +90,10 @@ def toy_intersection(
 
     Example:
         >>> data = toy_intersection(10_000, seed=0)
-        >>> green = data["cond"][:, 1] == 0
-        >>> round((data["mode"][green] == 1).float().mean().item(), 2)  # left turns on green
+        >>> cond, mode = data["cond"], data["mode"]
+        >>> green = cond[:, 1] == 0
+        >>> left = (mode == 1) & green
+        >>> round(left.sum().item() / green.sum().item(), 2)  # left turns on green
         0.3
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
