@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import (
+    is_debug,
     check_choice,
     check_finite,
     check_number,
@@ -20,7 +21,7 @@ from ._checks import (
     check_tensor,
     reduce,
 )
-from .rl import _check_mask, _float, _like, kl_penalty, ppo_clip_loss
+from .rl import _check_mask, _clipped_surrogate, _float, _like, kl_penalty
 
 __all__ = [
     "bradley_terry_loss",
@@ -37,6 +38,18 @@ def _sequence(name: str, x: object) -> torch.Tensor:
     if x.ndim != 1:  # type: ignore[union-attr]
         raise ValueError(f"{name}: expected shape [B] (one value per sequence), got {list(x.shape)}")  # type: ignore[union-attr]
     return x  # type: ignore[return-value]
+
+
+def _same_float_vectors(ref: object, others: list[object]) -> bool:
+    """Fast happy-path check: ``ref`` and every tensor of ``others`` are floating ``[B]`` tensors
+    of one shape and device. (On ``False`` the caller runs the checks that name the argument.)"""
+    if not (isinstance(ref, torch.Tensor) and ref.ndim == 1 and ref.is_floating_point()):
+        return False
+    return all(
+        isinstance(x, torch.Tensor) and x.shape == ref.shape and x.device == ref.device
+        and x.is_floating_point()
+        for x in others
+    )
 
 
 def bradley_terry_loss(
@@ -145,15 +158,20 @@ def dpo_loss(
             f"label_smoothing: only defined for loss_type='sigmoid', got {label_smoothing!r} "
             f"with loss_type={loss_type!r}"
         )
-    _sequence("policy_chosen_logps", policy_chosen_logps)
-    for name, x in (
+    others = (
         ("policy_rejected_logps", policy_rejected_logps),
         ("ref_chosen_logps", ref_chosen_logps),
         ("ref_rejected_logps", ref_rejected_logps),
-    ):
-        _like(name, x, "policy_chosen_logps", policy_chosen_logps)
-        check_finite(name, x, always=False)
-    check_finite("policy_chosen_logps", policy_chosen_logps, always=False)
+    )
+    if not _same_float_vectors(policy_chosen_logps, [x for _, x in others]):
+        # Slow path only to name the offending argument.
+        _sequence("policy_chosen_logps", policy_chosen_logps)
+        for name, x in others:
+            _like(name, x, "policy_chosen_logps", policy_chosen_logps)
+    if is_debug():
+        check_finite("policy_chosen_logps", policy_chosen_logps)
+        for name, x in others:
+            check_finite(name, x)
 
     ref_margin = (ref_chosen_logps - ref_rejected_logps).detach().to(policy_chosen_logps.dtype)
     h = (policy_chosen_logps - policy_rejected_logps) - ref_margin
@@ -444,16 +462,18 @@ def grpo_loss(
         valid = _check_mask(mask, "logprobs", logprobs)
     if beta > 0 and ref_logprobs is None:
         raise ValueError(f"ref_logprobs: required when beta > 0 (beta={beta!r}), got None")
+    check_number("clip_eps", clip_eps, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    eps_high = clip_eps
+    if clip_eps_high is not None:
+        eps_high = check_number("clip_eps_high", clip_eps_high, low=0.0, low_inclusive=False)
+    check_finite("logprobs", logprobs, always=False)
+    check_finite("old_logprobs", old_logprobs, always=False)
     advantages = grpo_advantages(rewards, group_size=group_size, scale_rewards=scale_rewards)
-    per_token = ppo_clip_loss(
-        logprobs,
-        old_logprobs,
-        advantages.to(logprobs.dtype)[:, None].expand_as(logprobs),
-        clip_eps=clip_eps,
-        clip_eps_high=clip_eps_high,
-        mask=valid,
-        reduction="none",
+    per_token = _clipped_surrogate(
+        logprobs, old_logprobs, advantages.to(logprobs.dtype)[:, None], clip_eps, eps_high, None,
+        valid,
     )
+    per_token = torch.where(valid, per_token, torch.zeros((), dtype=per_token.dtype))
     if beta > 0:
         _like("ref_logprobs", ref_logprobs, "logprobs", logprobs)
         per_token = per_token + beta * kl_penalty(

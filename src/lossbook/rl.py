@@ -210,22 +210,28 @@ def ppo_clip_loss(
     check_finite("logprobs", logprobs, always=False)
     check_finite("old_logprobs", old_logprobs, always=False)
 
-    adv = advantages.detach().to(logprobs.dtype)
+    loss = _clipped_surrogate(
+        logprobs, old_logprobs, advantages.detach().to(logprobs.dtype), clip_eps, eps_high,
+        dual_clip, mask,
+    )
+    return _masked(loss, mask, reduction)
+
+
+def _clipped_surrogate(logprobs, old_logprobs, adv, clip_eps, eps_high, dual_clip, mask):
+    """Per-token clipped loss, no validation; ``adv`` may broadcast (e.g. ``[B, 1]``)."""
     log_ratio = logprobs - old_logprobs.detach().to(logprobs.dtype)
     if mask is not None:
         # Padding may hold garbage (-inf - -inf = NaN): keep it out of the value and the gradient.
         log_ratio = torch.where(mask, log_ratio, torch.zeros((), dtype=log_ratio.dtype))
-    # Cap the exponent where a larger ratio cannot change the loss (A >= 0: above 1 + eps_high;
-    # A < 0 with dual clip: above c). Value and gradient are unchanged, and exp cannot overflow
-    # into inf * 0 = NaN gradients. Only A < 0 without a dual clip is left unbounded, as it is.
-    cap = torch.full_like(log_ratio, math.log1p(eps_high))
-    cap = torch.where(adv < 0, math.log(dual_clip) if dual_clip is not None else math.inf, cap)
-    ratio = torch.exp(torch.minimum(log_ratio, cap))
-    clipped = ratio.clamp(1.0 - clip_eps, 1.0 + eps_high)
-    loss = torch.maximum(-adv * ratio, -adv * clipped)
-    if dual_clip is not None:
-        loss = torch.where(adv < 0, torch.minimum(loss, -dual_clip * adv), loss)
-    return _masked(loss, mask, reduction)
+    # max(-A r, -A clip(r)) = -A * min(r, 1 + eps_h) for A >= 0 and -A * max(r, 1 - eps) for
+    # A < 0 (further capped at c by the dual clip). Clamping the log-ratio before exp gives the
+    # same value and gradient in fewer passes, and exp cannot overflow into inf * 0 = NaN
+    # gradients. Only A < 0 without a dual clip is left unbounded, as the objective is.
+    upper = math.log1p(eps_high)
+    lower = math.log1p(-clip_eps)
+    negative_side = log_ratio.clamp(min=lower, max=None if dual_clip is None else math.log(dual_clip))
+    effective = torch.where(adv >= 0, log_ratio.clamp(max=upper), negative_side)
+    return -adv * torch.exp(effective)
 
 
 def generalized_advantage_estimate(
