@@ -155,6 +155,22 @@ SNIPPET_SOLUTIONS = {
     "grad_norm": "debugging.py",
 }
 
+# The lessons' own snippets, checked by the katas too: the site and the katas agree.
+LESSON_SNIPPETS = {
+    "precision_recall_f1": "metrics.py",
+    "q_sample": "diffusion.py",
+    "info_nce": "contrastive.py",
+    "dpo_loss": "alignment.py",
+}
+
+# The lessons' own snippets, checked by the katas too: the site and the katas agree.
+LESSON_SNIPPETS = {
+    "precision_recall_f1": "metrics.py",
+    "q_sample": "diffusion.py",
+    "info_nce": "contrastive.py",
+    "dpo_loss": "alignment.py",
+}
+
 SOLUTIONS = {
     "confusion_matrix": """
         import torch
@@ -235,6 +251,12 @@ def test_an_interview_solution_passes(name, tmp_path):
     else:
         path = write(tmp_path, SOLUTIONS[name])
     report = kata.check(name, path)
+    assert report.ok, report.render()
+
+
+@pytest.mark.parametrize("name", sorted(LESSON_SNIPPETS))
+def test_the_lesson_snippet_passes_its_kata(name):
+    report = kata.check(name, SNIPPETS / LESSON_SNIPPETS[name])
     assert report.ok, report.render()
 
 
@@ -758,3 +780,79 @@ def test_the_console_script_works_from_the_shell(tmp_path):
     assert f"Wrote {starter}" in done.stdout
     report = kata.check("focal_loss", starter)
     assert "still raises NotImplementedError" in report.render()
+
+
+# --------------------------------------------------------------------------- the pages that use the katas
+
+DOCS = ROOT / "docs"
+
+
+def sections(page: Path) -> dict[str, str]:
+    """Heading slug -> the text of its section (up to the next heading of the same or higher level)."""
+    from markdown.extensions.toc import slugify
+
+    lines = page.read_text(encoding="utf-8").split("\n")
+    heads, fence = [], None
+    for number, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped.startswith("```"):
+            fence = None if fence else stripped[:3]
+            continue
+        match = re.match(r"^(#{1,6}) (.+)$", line)
+        if match and not fence:
+            heads.append((number, len(match[1]), slugify(match[2], "-")))
+    out = {}
+    for i, (number, level, slug) in enumerate(heads):
+        end = next((n for n, lv, _ in heads[i + 1:] if lv <= level), len(lines))
+        out[slug] = "\n".join(lines[number:end])
+    return out
+
+
+def checklist_rows() -> list[tuple[str, str, list[str]]]:
+    """(item, snippet link, katas) for each row of the home page's CoderPad checklist."""
+    text = (DOCS / "index.md").read_text(encoding="utf-8")
+    table = text.split("## CoderPad checklist", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in table.split("\n"):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("implement", "---") or set(cells[0]) <= {"-"}:
+            continue
+        links = re.findall(r"\]\(([^)]+)\)", cells[1])
+        assert len(links) == 1, f"checklist row {cells[0]!r}: expected one link, got {links}"
+        rows.append((cells[0], links[0], re.findall(r"`(\w+)`", cells[2])))
+    return rows
+
+
+def test_the_home_checklist_links_each_item_to_a_tested_snippet_and_its_kata():
+    rows = checklist_rows()
+    assert len(rows) == 10, [r[0] for r in rows]
+    named = set()
+    for item, link, katas in rows:
+        page, _, anchor = link.partition("#")
+        section = sections(DOCS / page).get(anchor)
+        assert section is not None, f"{item}: no section #{anchor} on {page}"
+        assert '--8<-- "snippets/' in section, f"{item}: {link} includes no tested snippet"
+        assert katas, f"{item}: names no kata"
+        for name in katas:
+            kata.get(name)
+        named.update(katas)
+    missing = set(CHECKLIST) - named - {"dpo_loss", "info_nce", "ppo_clip_loss"}
+    assert not missing, f"checklist katas not on the home page: {missing}"
+
+
+def test_the_practice_page_lists_every_kata_with_its_signature_and_lesson():
+    text = (DOCS / "practice.md").read_text(encoding="utf-8")
+    for k in kata.KATAS.values():
+        row = next((l for l in text.split("\n") if l.startswith(f"| `{k.name}` |")), None)
+        assert row, f"kata {k.name} is missing from the Practice page's table"
+        signature = k.signature if len(k.signature) < 60 else k.signature.split(",")[0]
+        assert signature in row, f"{k.name}: the row does not show {signature!r}"
+        assert f"({k.lesson})" in row, f"{k.name}: the row does not link {k.lesson}"
+
+
+@pytest.mark.parametrize("name", list(kata.KATAS))
+def test_each_kata_lesson_section_exists(name):
+    k = kata.get(name)
+    page, _, anchor = k.lesson.partition("#")
+    assert (DOCS / page).exists(), f"{name}: no lesson page {page}"
+    assert anchor in sections(DOCS / page), f"{name}: no section #{anchor} on {page}"

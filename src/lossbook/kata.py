@@ -4,7 +4,7 @@ A kata is an interview task (the signature a reader writes, the shapes, a hint) 
 case generators: seeded random inputs of several shapes, edge cases (extreme logits, $p_t = 1$,
 masks) and gradient comparisons. The expected value of every case comes from the library function
 the lessons teach; there is no second implementation here. The command line front end is
-`lossbook kata` (see [`lossbook.cli`][lossbook.cli]).
+`lossbook kata` (`lossbook.cli`).
 
 Example:
     >>> from lossbook.kata import get
