@@ -50,6 +50,7 @@ def test_label_smoothing_is_cross_entropy_to_soft_target():
     )
 
 
+@settings(max_examples=20)
 @given(st.integers(0, 10_000))
 def test_label_smoothing_zero_is_cross_entropy(seed):
     logits, target = _logits(seed)
@@ -126,6 +127,7 @@ def test_hinge_by_hand():
     torch.testing.assert_close(multiclass_hinge_loss(logits, torch.tensor([0])), torch.tensor(0.5 / 3))
 
 
+@settings(max_examples=20)
 @given(st.integers(0, 10_000))
 def test_hinge_zero_beyond_margin_and_binary_case(seed):
     logits, target = _logits(seed)

@@ -120,25 +120,27 @@ def test_quantile_asymmetry_by_hand():
     torch.testing.assert_close(got, torch.tensor([1.8, 0.2]))
 
 
+@settings(max_examples=20)
 @given(st.integers(0, 10_000))
 def test_median_quantile_is_half_mae(seed):
     pred, target = _data(seed)
     torch.testing.assert_close(quantile_loss(pred, target, quantile=0.5), 0.5 * F.l1_loss(pred, target))
 
 
-@settings(max_examples=20)
+@settings(max_examples=10)
 @given(st.floats(0.05, 0.95), st.integers(0, 1000))
 def test_quantile_minimiser_is_empirical_quantile(tau, seed):
     g = torch.Generator().manual_seed(seed)
-    y = torch.randn(401, generator=g, dtype=torch.float64)
-    grid = torch.linspace(-3, 3, 6001, dtype=torch.float64)
-    risk = quantile_loss(grid[:, None].expand(-1, 401), y.expand(6001, -1), quantile=tau,
+    n = 201
+    y = torch.randn(n, generator=g, dtype=torch.float64)
+    # candidate constants: the samples themselves (the risk is piecewise linear with kinks there)
+    risk = quantile_loss(y[:, None].expand(-1, n), y.expand(n, -1), quantile=tau,
                          reduction="none").mean(1)
-    best = grid[risk.argmin()]
-    # the risk is flat between order statistics k-1 and k; the minimiser lies in that interval
+    best = y[risk.argmin()]
+    # the minimiser is the empirical tau-quantile: order statistic ceil(tau * n) (1-based)
+    k = int(torch.ceil(torch.tensor(tau * n)).item())
     s = y.sort().values
-    k = int(torch.ceil(torch.tensor(tau * 401)).item())
-    assert s[max(k - 2, 0)] - 1e-3 <= best <= s[min(k, 400)] + 1e-3
+    assert s[k - 1] == best or (abs(tau * n - round(tau * n)) < 1e-9 and s[k] == best)
 
 
 def test_quantile_vector_of_quantiles_matches_loop():
