@@ -796,3 +796,21 @@ def test_data_parallel_backward_on_one_process_is_exact_accumulation():
         data_parallel_backward(model, NLLLoss(), shard, inputs_key="tokens")
     with pytest.raises(ValueError, match="num_microbatches"):
         data_parallel_backward(model, NLLLoss(), shard, num_microbatches=6)
+
+
+@settings(max_examples=15)
+@given(
+    st.lists(st.integers(0, 5), min_size=1, max_size=6),
+    st.integers(1, 6),
+    st.booleans(),
+)
+def test_property_every_split_gives_the_full_batch_gradient(lengths, pieces, token_level):
+    pieces = min(pieces, len(lengths))
+    lp, data = pg_batch([max(n, 1) for n in lengths], seed=sum(lengths))
+    data["token_mask"] = (torch.arange(lp.shape[1]) < torch.tensor(lengths)[:, None]).long()
+    for loss_fn in (NLLLoss(), ClippedPGLoss(kl_coef=0.1, token_level=token_level)):
+        full_loss, full_grad = accumulate_microbatches(loss_fn, lp, data)
+        loss, grad = accumulate_microbatches(loss_fn, lp, data, num_microbatches=pieces)
+        assert torch.isfinite(full_loss)
+        torch.testing.assert_close(loss, full_loss, rtol=0, atol=1e-12)
+        torch.testing.assert_close(grad, full_grad, rtol=0, atol=1e-12)

@@ -80,7 +80,6 @@ __all__ = [
     "stable_contrastive_loss",
 ]
 
-Count = torch.Tensor | float | int | None
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,8 +121,8 @@ class LossFunction(Protocol):
         self,
         next_token_logits_or_logprobs: torch.Tensor,
         data: Mapping[str, torch.Tensor],
-        global_valid_seqs: Count,
-        global_valid_toks: Count,
+        global_valid_seqs: torch.Tensor | float | None,
+        global_valid_toks: torch.Tensor | float | None,
     ) -> tuple[torch.Tensor, dict[str, float]]: ...
 
 
@@ -158,7 +157,7 @@ def masked_mean(
     mask: torch.Tensor,
     *,
     dim: int | None = None,
-    global_normalization_factor: Count = None,
+    global_normalization_factor: torch.Tensor | float | None = None,
 ) -> torch.Tensor:
     r"""Mean of `values` over the entries where `mask` is 1, optionally over a global count.
 
@@ -285,7 +284,7 @@ def global_valid_counts(
     return counts[0], counts[1]
 
 
-def _global_count(name: str, value: Count, local: int) -> float:
+def _global_count(name: str, value: torch.Tensor | float | None, local: int) -> float:
     """The global count to divide by: ``value`` (checked >= local) or, if None, ``local``."""
     if value is None:
         return float(local)
@@ -411,8 +410,8 @@ class NLLLoss:
         self,
         next_token_logits_or_logprobs: torch.Tensor,
         data: Mapping[str, torch.Tensor],
-        global_valid_seqs: Count = None,
-        global_valid_toks: Count = None,
+        global_valid_seqs: torch.Tensor | float | None = None,
+        global_valid_toks: torch.Tensor | float | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         logprobs, valid = _token_logprobs(next_token_logits_or_logprobs, data)
         toks = _global_count("global_valid_toks", global_valid_toks, int(valid.sum()))
@@ -495,8 +494,8 @@ class ClippedPGLoss:
         self,
         next_token_logits_or_logprobs: torch.Tensor,
         data: Mapping[str, torch.Tensor],
-        global_valid_seqs: Count = None,
-        global_valid_toks: Count = None,
+        global_valid_seqs: torch.Tensor | float | None = None,
+        global_valid_toks: torch.Tensor | float | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         logprobs, valid = _token_logprobs(next_token_logits_or_logprobs, data)
         lp = _zero_where_invalid(logprobs, valid)
@@ -617,8 +616,8 @@ class DPOLoss:
         self,
         next_token_logits_or_logprobs: torch.Tensor,
         data: Mapping[str, torch.Tensor],
-        global_valid_seqs: Count = None,
-        global_valid_toks: Count = None,
+        global_valid_seqs: torch.Tensor | float | None = None,
+        global_valid_toks: torch.Tensor | float | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         logprobs, valid = _token_logprobs(next_token_logits_or_logprobs, data)
         pair_valid = _pair_masks(data, valid.shape[0]).to(valid.device)
@@ -689,8 +688,8 @@ class BradleyTerryLoss:
         self,
         next_token_logits_or_logprobs: torch.Tensor,
         data: Mapping[str, torch.Tensor],
-        global_valid_seqs: Count = None,
-        global_valid_toks: Count = None,
+        global_valid_seqs: torch.Tensor | float | None = None,
+        global_valid_toks: torch.Tensor | float | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         rewards = next_token_logits_or_logprobs
         check_tensor("rewards", rewards, kind="float")
@@ -999,8 +998,8 @@ class ComposedLoss:
         self,
         next_token_logits_or_logprobs: torch.Tensor,
         data: Mapping[str, torch.Tensor],
-        global_valid_seqs: Count = None,
-        global_valid_toks: Count = None,
+        global_valid_seqs: torch.Tensor | float | None = None,
+        global_valid_toks: torch.Tensor | float | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         total: torch.Tensor | None = None
         metrics: dict[str, float] = {}
