@@ -427,6 +427,20 @@ def test_toy_scene_planted_violations():
         assert not bool(value.any())
 
 
+def test_toy_rollouts_statistics():
+    log = toy_scene(violations=False)
+    for scale in (1.0, 1.3):
+        sims = toy_rollouts(64, seed=2, speed_scale=scale)
+        assert sims["xy"].shape == (64, 6, 31, 2)
+        torch.testing.assert_close(sims["xy"][:, :, 0], log["xy"][:, 0].expand(64, -1, -1))
+        mean_speed = sims["speed"][:, :, 0].mean(0)  # initial speeds: logged speed x scale
+        torch.testing.assert_close(mean_speed, log["speed"][:, 0] * scale, atol=0.05 * scale * 10,
+                                   rtol=0)
+    # positions integrate the velocities: one step moves by speed * dt
+    step = (sims["xy"][:, :, 1] - sims["xy"][:, :, 0]).norm(dim=-1)
+    torch.testing.assert_close(step, sims["speed"][:, :, 0] * 0.1)
+
+
 def test_realism_prefers_the_unbiased_policy():
     log = toy_scene(violations=False)
 

@@ -230,7 +230,9 @@ def collision(boxes: torch.Tensor, *, valid: torch.Tensor | None = None) -> torc
 
     All pairs are checked at once ([box_overlap][lossbook.simulation.box_overlap] on an
     `[A, A, T]` grid); an agent never collides with itself, and an invalid agent neither collides
-    nor is collided with. Waymax's overlap metric.
+    nor is collided with. Waymax's overlap metric. Memory grows as $A^2 T$; for hundreds of agents
+    over long horizons, chunk over time or prune pairs with a cheap broad phase (bounding circles)
+    first.
 
     Args:
         boxes: `(x, y, length, width, heading)` per agent and step.
