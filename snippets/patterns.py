@@ -61,6 +61,22 @@ def clipped_pg_loss(logprobs, old_logprobs, advantages, mask, eps_low=0.2, eps_h
 # --8<-- [end:clipped_pg_loss]
 
 
+# --8<-- [start:clipped_pg_loss_numpy]
+import numpy as np
+
+
+def clipped_pg_loss_np(logprobs, old_logprobs, advantages, mask, eps_low=0.2, eps_high=0.2,
+                       dual_clip=None, global_valid_toks=None):
+    ratio = np.exp(logprobs - old_logprobs)
+    clipped = np.clip(ratio, 1 - eps_low, 1 + eps_high)
+    loss = np.maximum(-advantages * ratio, -advantages * clipped)
+    if dual_clip is not None:
+        loss = np.where(advantages < 0, np.minimum(loss, -dual_clip * advantages), loss)
+    n = mask.sum() if global_valid_toks is None else global_valid_toks
+    return (loss * mask).sum() / max(float(n), 1.0)
+# --8<-- [end:clipped_pg_loss_numpy]
+
+
 # --8<-- [start:stable_contrastive_loss]
 import torch
 

@@ -107,6 +107,9 @@ def test_clipped_pg_snippet_equals_library(seed, dual_clip):
     glob = S["clipped_pg_loss"](lp, old, adv, mask, global_valid_toks=20)
     lib, _ = ClippedPGLoss()(lp, data, None, 20)
     torch.testing.assert_close(glob, lib)
+    np_value = S["clipped_pg_loss_np"](lp.numpy(), old.numpy(), adv.numpy(), mask.numpy(),
+                                       0.2, 0.28, dual_clip)
+    assert np_value == pytest.approx(ref.item(), abs=1e-12)
 
 
 def test_clipped_pg_snippet_check_values():

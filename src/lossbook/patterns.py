@@ -1282,7 +1282,8 @@ class GradNormWeighting(nn.Module):
 
     Args:
         num_losses: number of terms $K$.
-        alpha: $\alpha \ge 0$; how strongly slower-training tasks are boosted (1.5 in the paper).
+        alpha: $\alpha \ge 0$; how strongly slower-training tasks are boosted (1.5 is a common
+            default; 0 asks for equal gradient norms).
 
     Shape:
         - losses: a list or dict of $K$ scalar tensors
