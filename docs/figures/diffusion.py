@@ -78,6 +78,43 @@ def figure_diffusion_point_cloud():
     return fig
 
 
+def _mixture_eps(ab, weights, means, stds):
+    """The exact E[eps | x_t] for 1-D data from a Gaussian mixture (a perfectly trained model)."""
+
+    def model(x, t):
+        a = ab[t].to(x.dtype)[:, None]
+        var = a * stds**2 + 1 - a
+        resid = x - a.sqrt() * means
+        r = torch.softmax(torch.log(weights) - 0.5 * resid**2 / var - 0.5 * torch.log(var), dim=1)
+        return ((1 - a).sqrt() * resid / var * r).sum(dim=1, keepdim=True)
+
+    return model
+
+
+def figure_diffusion_reverse_paths():
+    """Reverse-process paths of 1-D samples under the exact denoiser of a 70/30 mixture."""
+    ab = lossbook.alphas_cumprod(lossbook.linear_beta_schedule(1000))
+    f64 = dict(dtype=torch.float64)
+    model = _mixture_eps(ab, torch.tensor([0.7, 0.3], **f64), torch.tensor([-2.0, 2.0], **f64),
+                         torch.tensor([0.5, 0.5], **f64))
+    final, path = lossbook.ddpm_sample(model, (300, 1), ab, generator=torch.Generator().manual_seed(0),
+                                       dtype=torch.float64, return_path=True)
+    path = path[:, :, 0].numpy()  # [T + 1, N], from pure noise to the sample
+    steps = np.arange(999, -2, -1)  # the timestep each row was produced at (-1: final)
+    right = final[:, 0].numpy() > 0
+    fig, (ax, hist) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 1]},
+                                   sharey=True)
+    for i in range(60):
+        ax.plot(steps, path[:, i], lw=0.6, alpha=0.6, color="#ff7f0e" if right[i] else "#1f77b4")
+    ax.invert_xaxis()
+    ax.set(xlabel="timestep t (sampling runs left to right, from t = 999 to 0)", ylabel="x",
+           title="Reverse process: each sample commits to a mode")
+    hist.hist(final[:, 0].numpy(), bins=40, orientation="horizontal", color="0.5")
+    hist.set(xlabel="count", title=f"final samples: {right.mean():.0%} right")
+    fig.tight_layout()
+    return fig
+
+
 # ------------------------------------------------------------------ diffusion for simulation
 
 

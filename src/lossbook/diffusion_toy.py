@@ -219,6 +219,7 @@ class ToyTrajectoryModel(nn.Module):
         self.register_buffer("std", torch.ones(d))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The $v$ prediction for noisy standardised futures `x` `[B, 16]`, steps `t` `[B]`."""
         phase = t.to(x.dtype)[:, None] / self.T * self.freq
         return self.net(torch.cat([x, torch.sin(phase), torch.cos(phase), cond], dim=-1))
 
@@ -227,9 +228,11 @@ class ToyTrajectoryModel(nn.Module):
         return eps_from_v(x, t, self(x, t, cond), self.alphas_cumprod)
 
     def normalize(self, future: torch.Tensor) -> torch.Tensor:
+        """Futures in metres `[B, 8, 2]` to the standardised `[B, 16]` the model diffuses."""
         return (future.reshape(future.shape[0], -1) - self.mean) / self.std
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardised `[B, 16]` back to futures in metres `[B, 8, 2]`."""
         return (x * self.std + self.mean).reshape(x.shape[0], STEPS, 2)
 
     def sample(
@@ -341,6 +344,7 @@ class ToyBaselines(nn.Module):
         return (x * self.std + self.mean).reshape(*x.shape[:-1], STEPS, 2)
 
     def mse(self, cond: torch.Tensor) -> torch.Tensor:
+        """The MSE model's single future per condition, `[B, 8, 2]` metres."""
         return self._metres(self.mse_net(cond))
 
     def _wta_raw(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -349,6 +353,7 @@ class ToyBaselines(nn.Module):
         return out[:, : 2 * d].reshape(-1, 2, d), out[:, 2 * d :]
 
     def wta(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The WTA model's two futures `[B, 2, 8, 2]` (metres) and their probabilities `[B, 2]`."""
         futures, logits = self._wta_raw(cond)
         return self._metres(futures), torch.softmax(logits, dim=-1)
 
