@@ -391,3 +391,70 @@ def test_grpo_errors():
         L.grpo_loss(x, x, r, group_size=2, mask=torch.ones(4, 2))
     with pytest.raises(ValueError, match="rewards"):
         L.grpo_advantages(torch.tensor([1.0, math.nan]), group_size=2)
+
+
+# ----------------------------------------------------------------------------- more properties
+
+
+@settings(max_examples=30)
+@given(h=st.floats(-500, 500), beta=st.floats(0.01, 5))
+def test_dpo_swapping_chosen_and_rejected(h, beta):
+    # -log sigma(x) - (-log sigma(-x)) = -x: swapping the pair shifts the loss by exactly beta * h.
+    a = torch.tensor([h], **f64)
+    z = torch.zeros(1, **f64)
+    forward = L.dpo_loss(a, z, z, z, beta=beta)
+    swapped = L.dpo_loss(z, a, z, z, beta=beta)
+    assert (forward - swapped).item() == pytest.approx(-beta * h, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=20)
+@given(shift=st.floats(-1e3, 1e3))
+def test_dpo_invariant_to_per_prompt_offsets(shift):
+    # Adding the same constant to a prompt's chosen and rejected log-probs changes nothing.
+    g = gen(20)
+    pc, pr, rc, rr = -torch.rand(4, 6, **f64, generator=g) * 30
+    base = L.dpo_loss(pc, pr, rc, rr, reduction="none")
+    assert torch.allclose(base, L.dpo_loss(pc + shift, pr + shift, rc, rr, reduction="none"))
+    assert torch.allclose(base, L.dpo_loss(pc, pr, rc - shift, rr - shift, reduction="none"))
+
+
+def test_kto_weights_select_the_two_halves():
+    g = gen(21)
+    logp, ref = -torch.rand(2, 8, **f64, generator=g) * 10
+    good = torch.tensor([1, 1, 0, 0, 1, 0, 1, 0]).bool()
+    per = L.kto_loss(logp, ref, good, reduction="none")
+    only_bad = L.kto_loss(logp, ref, good, desirable_weight=0.0, reduction="none")
+    assert torch.equal(only_bad[good], torch.zeros(4, **f64))
+    assert torch.allclose(only_bad[~good], per[~good])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_alignment_losses_finite_at_extremes(dtype):
+    big = torch.tensor([-1e4, 0.0, -1e-3, -60000.0 if dtype != torch.float16 else -100.0], dtype=dtype)
+    small = torch.tensor([0.0, -1e4, -50.0, -1.0], dtype=dtype)
+    # (IPO's square of a 1e4 margin legitimately overflows fp16's 65504; tested in float32 above.)
+    checks = {
+        "bradley_terry": lambda a, b: L.bradley_terry_loss(a, b),
+        "dpo": lambda a, b: L.dpo_loss(a, b, b.detach(), a.detach() * 0),
+        "hinge": lambda a, b: L.dpo_loss(a, b, b.detach(), a.detach() * 0, loss_type="hinge"),
+        "kto": lambda a, b: L.kto_loss(a, b.detach(), torch.tensor([1, 0, 1, 0]),
+                                       kl_policy_logps=a, kl_ref_logps=b.detach()),
+        "orpo": lambda a, b: L.orpo_loss(a.clamp(max=-1e-3), b.clamp(max=-1e-3)),
+    }
+    for name, fn in checks.items():
+        a = big.clone().requires_grad_()
+        b = small.clone().requires_grad_()
+        out = fn(a, b)
+        out.backward()
+        assert torch.isfinite(out.float()), name
+        assert torch.isfinite(a.grad.float()).all(), name
+    lp = torch.full((4, 8), -1e4, dtype=dtype).requires_grad_()
+    out = L.grpo_loss(lp, torch.zeros(4, 8, dtype=dtype), torch.tensor([1.0, 0.0, 5.0, -5.0]),
+                      group_size=2, beta=0.1, ref_logprobs=torch.zeros(4, 8, dtype=dtype))
+    out.backward()
+    # k3 with log r = +1e4 overflows by definition; the clipped policy term alone stays finite.
+    lp2 = lp.detach().clone().requires_grad_()
+    out2 = L.grpo_loss(lp2, torch.zeros(4, 8, dtype=dtype), torch.tensor([1.0, 0.0, 5.0, -5.0]),
+                       group_size=2)
+    out2.backward()
+    assert torch.isfinite(out2.float()) and torch.isfinite(lp2.grad.float()).all()

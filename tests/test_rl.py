@@ -506,3 +506,40 @@ def test_kl_extreme_clamp_mask_gradcheck_errors():
         L.kl_penalty(x, y[:2])
     with pytest.raises(ValueError, match="clamp"):
         L.kl_penalty(x, y, clamp=0.0)
+
+
+# ----------------------------------------------------------------------------- extremes, batches
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_rl_losses_finite_at_extremes(dtype):
+    x = torch.tensor([-1e4, 1e4, 0.0, -3.0], dtype=dtype)
+    y = torch.tensor([1e4, -1e4, 1e-3, 2.0], dtype=dtype)
+    checks = {
+        "reinforce": lambda a: L.reinforce_loss(a, y, baseline=x.detach()),
+        "td mse": lambda a: L.td_loss(a, y, x.detach(), gamma=0.99),
+        "td huber": lambda a: L.td_loss(a, y, x.detach(), kind="huber"),
+        "quantile huber": lambda a: L.quantile_huber_loss(a[None], y[None]),
+        "sac actor": lambda a: L.sac_actor_loss(a, y),
+        "sac critic": lambda a: L.sac_critic_loss(a, y, x.detach(), x.detach()),
+        "kl k1": lambda a: L.kl_penalty(a, y, estimator="k1"),
+        "kl k2": lambda a: L.kl_penalty(a, y, estimator="k2"),
+        "kl k3 clamped": lambda a: L.kl_penalty(a, y, clamp=20.0),
+    }
+    for name, fn in checks.items():
+        a = x.clone().requires_grad_()
+        out = fn(a)
+        out.backward()
+        assert torch.isfinite(out.float()) and torch.isfinite(a.grad.float()).all(), name
+    adv = L.generalized_advantage_estimate(y, torch.cat([x, x[:1]]), gamma=0.99, lam=0.95)
+    assert torch.isfinite(adv.float()).all()
+
+
+@settings(max_examples=15)
+@given(eps=st.floats(0.01, 0.9))
+def test_ppo_symmetric_clip_equals_explicit_high(eps):
+    g = gen(30)
+    logp, old, adv = torch.randn(3, 20, **dict(dtype=torch.float64), generator=g)
+    assert torch.equal(L.ppo_clip_loss(logp, old, adv, clip_eps=eps, reduction="none"),
+                       L.ppo_clip_loss(logp, old, adv, clip_eps=eps, clip_eps_high=eps,
+                                       reduction="none"))

@@ -264,8 +264,13 @@ def kto_loss(
 
 def _log1mexp(x: torch.Tensor) -> torch.Tensor:
     """log(1 - exp(x)) for x < 0, accurate near 0 and for very negative x (Maechler 2012)."""
+    near_zero = x > -0.6931471805599453
+    # Each branch gets inputs where it is accurate; the other entries get a harmless -1, so the
+    # branch not taken cannot put inf * 0 = NaN into the gradient.
+    safe_near = torch.where(near_zero, x, torch.full_like(x, -1.0))
+    safe_far = torch.where(near_zero, torch.full_like(x, -1.0), x)
     return torch.where(
-        x > -0.6931471805599453, torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x))
+        near_zero, torch.log(-torch.expm1(safe_near)), torch.log1p(-torch.exp(safe_far))
     )
 
 
