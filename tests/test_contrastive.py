@@ -299,3 +299,20 @@ def test_vicreg_bad_inputs():
         vicreg_loss(za, zb, gamma=0.0)
     with pytest.raises(ValueError, match="var_weight"):
         vicreg_loss(za, zb, var_weight=-1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_low_precision_inputs_finite(dtype):
+    a, p, n = (x.to(dtype).requires_grad_(True) for x in _emb(17, n=3))
+    losses = [
+        triplet_loss(a, p, n),
+        pairwise_contrastive_loss(a, p, torch.tensor([1, 0, 1, 0, 1, 0, 1, 0])),
+        vicreg_loss(a, p),
+        info_nce(a, p, symmetric=True),
+    ]
+    for loss in losses:
+        grads = torch.autograd.grad(loss.float(), (a, p))
+        assert torch.isfinite(loss) and all(torch.isfinite(g).all() for g in grads)
+    # and close to the float32 value
+    a32, p32 = a.detach().float(), p.detach().float()
+    torch.testing.assert_close(losses[2].float(), vicreg_loss(a32, p32), rtol=0.05, atol=0.05)
