@@ -260,6 +260,60 @@ def test_the_lesson_snippet_passes_its_kata(name):
     assert report.ok, report.render()
 
 
+# NumPy twins of the lessons' snippets (the NumPy tabs), checked with --numpy.
+NUMPY_SNIPPETS = {
+    "focal_loss": ("focal_loss.py", "focal_loss_np"),
+    "wta_trajectory_loss": ("trajectory_losses.py", "wta_loss_np"),
+    "precision_recall_f1": ("metrics.py", "precision_recall_f1_np"),
+    "ade_fde": ("metrics.py", "min_ade_fde_np"),
+    "q_sample": ("diffusion.py", "q_sample_np"),
+    "info_nce": ("contrastive.py", "info_nce_np"),
+    "dpo_loss": ("alignment.py", "dpo_loss_np"),
+    "inverse_bicycle": ("simulation.py", "inverse_bicycle_np"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMPY_SNIPPETS))
+def test_the_numpy_snippet_passes_with_numpy_inputs(name, tmp_path):
+    file, function = NUMPY_SNIPPETS[name]
+    path = write(tmp_path, f"import runpy\n\n{kata.get(name).function} = runpy.run_path("
+                           f"{str(SNIPPETS / file)!r})[{function!r}]\n")
+    report = kata.check(name, path, numpy=True)
+    assert report.ok, report.render()
+    assert "NumPy: arrays in" in report.render()
+
+
+def test_numpy_mode_hands_over_arrays_and_skips_gradients(tmp_path):
+    path = write(tmp_path, """
+        import numpy as np
+
+        def confusion_matrix(pred, target, num_classes):
+            assert isinstance(pred, np.ndarray) and isinstance(target, np.ndarray)
+            cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+            np.add.at(cm, (target, pred), 1)
+            return cm
+    """)
+    assert kata.check("confusion_matrix", path, numpy=True).ok
+    assert not kata.check("confusion_matrix", path).ok  # tensors fail the assert
+
+
+def test_numpy_mode_is_refused_for_katas_on_modules(tmp_path, capsys):
+    with pytest.raises(ValueError, match="no NumPy version"):
+        kata.check("grad_norm", SNIPPETS / "debugging.py", numpy=True)
+    code, _, err = run_cli(capsys, "kata", "new", "overfit_one_batch", str(tmp_path / "a.py"), "--numpy")
+    assert code == 2 and "no NumPy version" in err and not (tmp_path / "a.py").exists()
+
+
+def test_a_numpy_starter_imports_numpy(tmp_path, capsys):
+    path = tmp_path / "focal_np.py"
+    code, out, _ = run_cli(capsys, "kata", "new", "focal_loss", str(path), "--numpy")
+    text = path.read_text(encoding="utf-8")
+    assert code == 0 and "lossbook kata check --numpy focal_loss" in out
+    assert "import numpy as np" in text and "import torch" not in text
+    code, out, _ = run_cli(capsys, "kata", "check", "focal_loss", str(path), "--numpy")
+    assert code == 1 and "still raises NotImplementedError" in out
+
+
 def test_every_kata_has_an_independent_solution_in_this_file():
     untested = set(kata.KATAS) - set(SNIPPET_SOLUTIONS) - set(SOLUTIONS)
     assert not untested, f"no independent solution checks these katas' cases: {sorted(untested)}"

@@ -7,6 +7,9 @@ lossbook kata new NAME FILE         write a starter file: imports, signature, do
 lossbook kata check NAME FILE       run your function against the library; exit 0 when all pass
 ```
 
+`new` and `check` take `--numpy` for an interview without torch: the function then receives
+NumPy arrays, and values (not gradients) are compared.
+
 Exit status: 0 success, 1 a case failed, 2 a usage problem or a file that cannot be checked
 (missing, syntax error, no such function).
 """
@@ -42,9 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("name", metavar="NAME")
     new.add_argument("file", metavar="FILE")
     new.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    new.add_argument("--numpy", action="store_true", help="a NumPy starter (no torch)")
     check = actions.add_parser("check", help="check your implementation in FILE")
     check.add_argument("name", metavar="NAME")
     check.add_argument("file", metavar="FILE")
+    check.add_argument("--numpy", action="store_true",
+                       help="pass NumPy arrays instead of tensors; gradients are not checked")
     parser.set_defaults(kata_parser=kata)
     return parser
 
@@ -81,6 +87,8 @@ def _kata_command(args: argparse.Namespace) -> int:
     if args.action == "show":
         print(selected.describe())
         return EXIT_OK
+    if getattr(args, "numpy", False) and not selected.numpy:
+        return _error(f"kata {selected.name} works on torch modules: it has no NumPy version.")
     if args.action == "new":
         path = Path(args.file)
         if path.exists() and not args.force:
@@ -92,15 +100,15 @@ def _kata_command(args: argparse.Namespace) -> int:
             return _error(f"{path} is not a file.")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(kata.starter(selected.name), encoding="utf-8")
+            path.write_text(kata.starter(selected.name, numpy=args.numpy), encoding="utf-8")
         except OSError as error:
             return _error(f"cannot write {path}: {error.strerror or error}.")
         print(f"Wrote {path}: implement {selected.function}(), then run")
-        print(f"  lossbook kata check {selected.name} {path}")
+        print(f"  lossbook kata check{' --numpy' if args.numpy else ''} {selected.name} {path}")
         return EXIT_OK
     # check
     try:
-        report = kata.check(selected.name, args.file)
+        report = kata.check(selected.name, args.file, numpy=args.numpy)
     except kata.KataError as error:
         return _error(str(error))
     print(report.render())

@@ -103,6 +103,7 @@ class Kata:
         lesson: the lesson section that teaches it, ``page.md#anchor``.
         mistakes: common wrong answers, recognised by their output.
         imports: the imports of the starter file.
+        numpy: whether `--numpy` applies (NumPy arrays in, arrays or numbers out).
         rtol, atol: the tolerance of every comparison.
     """
 
@@ -119,6 +120,7 @@ class Kata:
     lesson: str
     mistakes: tuple[Mistake, ...] = ()
     imports: str = "import torch\nimport torch.nn.functional as F"
+    numpy: bool = True
     rtol: float = 1e-4
     atol: float = 1e-5
 
@@ -403,10 +405,12 @@ def _compare(want: object, got: object, rtol: float, atol: float, what: str) -> 
     return "\n".join(lines)
 
 
-def _fresh(value: object, requires_grad: bool) -> object:
+def _fresh(value: object, requires_grad: bool, *, numpy: bool = False) -> object:
     """A copy nothing the other call did can reach (gradients of a module included)."""
     if isinstance(value, torch.Tensor):
         out = value.detach().clone()
+        if numpy:
+            return out.numpy()
         return out.requires_grad_(True) if requires_grad else out
     out = copy.deepcopy(value)
     if isinstance(value, torch.nn.Module):  # a Parameter's deepcopy drops its .grad
@@ -445,6 +449,7 @@ class CheckReport:
     path: str
     results: list[CaseResult] = field(default_factory=list)
     stopped: str | None = None  # why the check stopped early (e.g. NotImplementedError)
+    numpy: bool = False
 
     @property
     def ok(self) -> bool:
@@ -452,7 +457,8 @@ class CheckReport:
 
     def render(self) -> str:
         k = self.kata
-        lines = [f"kata {k.name}: checking {k.function}() in {self.path} against {k.library}"]
+        mode = " (NumPy: arrays in, values compared, gradients not checked)" if self.numpy else ""
+        lines = [f"kata {k.name}: checking {k.function}() in {self.path} against {k.library}{mode}"]
         for r in self.results:
             lines.append(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}")
         if self.stopped:
@@ -495,13 +501,15 @@ def _case_failure(kata: Kata, case: Case, problem: str, got: object | None, args
     return "\n".join(lines)
 
 
-def _run_case(kata: Kata, function: Callable, case: Case, path: Path) -> CaseResult:
+def _run_case(
+    kata: Kata, function: Callable, case: Case, path: Path, *, numpy: bool = False
+) -> CaseResult:
     params = kata.params
-    grad_idx = [params.index(n) for n in case.grad]
+    grad_idx = [] if numpy else [params.index(n) for n in case.grad]
     ref_args = tuple(_fresh(a, i in grad_idx) for i, a in enumerate(case.args))
     torch.manual_seed(0)  # the same random stream for both calls (dropout, sampling)
     want = _structure(kata.reference(*ref_args))
-    user_args = tuple(_fresh(a, i in grad_idx) for i, a in enumerate(case.args))
+    user_args = tuple(_fresh(a, i in grad_idx, numpy=numpy) for i, a in enumerate(case.args))
     try:
         torch.manual_seed(0)
         with _time_limit(CALL_TIMEOUT_S):
@@ -554,16 +562,22 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def check(name: str, path: str | Path) -> CheckReport:
+def check(name: str, path: str | Path, *, numpy: bool = False) -> CheckReport:
     """Check the reader's implementation in ``path`` against kata ``name``'s library function.
+
+    With ``numpy=True`` the reader's function receives NumPy arrays instead of tensors (for an
+    interview without torch); values are compared, gradients are not.
 
     Raises:
         KeyError: no kata called ``name``.
         KataError: the file cannot be used (missing, syntax error, no such function...).
+        ValueError: ``numpy=True`` for a kata that needs torch (a training loop, a model).
     """
     kata = get(name)
+    if numpy and not kata.numpy:
+        raise ValueError(f"kata {kata.name} works on torch modules: it has no NumPy version")
     function = load_function(path, kata.function, kata=kata.name)
-    report = CheckReport(kata, str(path))
+    report = CheckReport(kata, str(path), numpy=numpy)
     try:
         inspect.signature(function).bind(*kata.params)
     except TypeError:
@@ -579,7 +593,7 @@ def check(name: str, path: str | Path) -> CheckReport:
     with _one_thread():
         for case in kata.cases():
             try:
-                report.results.append(_run_case(kata, function, case, resolved))
+                report.results.append(_run_case(kata, function, case, resolved, numpy=numpy))
             except NotImplementedError:
                 report.results.clear()
                 report.stopped = _wrap(
@@ -590,18 +604,23 @@ def check(name: str, path: str | Path) -> CheckReport:
     return report
 
 
-def starter(name: str) -> str:
+def starter(name: str, *, numpy: bool = False) -> str:
     """The text of a starter file for kata ``name``: imports, the signature and the task."""
     kata = get(name)
+    if numpy and not kata.numpy:
+        raise ValueError(f"kata {kata.name} works on torch modules: it has no NumPy version")
+    imports = "import numpy as np" if numpy else kata.imports
+    flag = " --numpy" if numpy else ""
+    arrays = "\n\n    NumPy version: every tensor argument arrives as a NumPy array." if numpy else ""
     body = textwrap.fill(kata.task, 88, initial_indent="    ", subsequent_indent="    ")
     shapes = "\n".join(f"        {s}" for s in kata.shapes)
     return (
         f'"""Kata {kata.name}: {kata.title}.\n\n'
-        f"Check it:  lossbook kata check {kata.name} <this file>\n"
+        f"Check it:  lossbook kata check{flag} {kata.name} <this file>\n"
         f"Stuck?     lossbook kata show {kata.name}   (a hint, and the lesson)\n"
-        f'"""\n\n{kata.imports}\n\n\n'
+        f'"""\n\n{imports}\n\n\n'
         f"def {kata.signature}:\n"
-        f'    """{kata.returns[0].upper()}{kata.returns[1:]}.\n\n{body}\n\n'
+        f'    """{kata.returns[0].upper()}{kata.returns[1:]}.\n\n{body}{arrays}\n\n'
         f"    Shapes:\n{shapes}\n"
         f'    """\n'
         f'    raise NotImplementedError("write {kata.function}")\n'
@@ -1828,6 +1847,7 @@ _register(
         cases=_overfit_cases,
         lesson="debugging.md#2-overfit-one-batch",
         imports="import torch",
+        numpy=False,
         rtol=1e-3,
         mistakes=(
             Mistake("the gradients are never zeroed, so they accumulate across steps: call"
@@ -1894,6 +1914,7 @@ _register(
         cases=_grad_norm_cases,
         lesson="debugging.md#3-gradient-norms-per-layer",
         imports="import torch",
+        numpy=False,
         mistakes=(
             Mistake("the total adds up the per-layer norms; the total L2 norm is the root of the"
                     " sum of their squares.",
