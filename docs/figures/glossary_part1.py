@@ -102,3 +102,41 @@ def figure_gan_generator_gradients():
     ax.legend(frameon=False, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def figure_l1_l2_geometry():
+    """Least squares in 2-D constrained to an L1 ball and an L2 ball of the same radius."""
+    w0 = torch.tensor([2.0, 0.4], dtype=torch.float64)  # unconstrained optimum
+    a = torch.tensor([[1.0, 0.5], [0.5, 1.5]], dtype=torch.float64)  # loss curvature
+
+    def loss(w):  # (w - w0)^T A (w - w0) for a batch of points [N, 2]
+        d = w - w0
+        return ((d @ a) * d).sum(-1)
+
+    angle = torch.linspace(0, 2 * torch.pi, 4001, dtype=torch.float64)
+    circle = torch.stack([angle.cos(), angle.sin()], 1)
+    balls = {
+        "L1 ball  |w₁| + |w₂| ≤ 1": circle / circle.abs().sum(1, keepdim=True),
+        "L2 ball  w₁² + w₂² ≤ 1": circle,
+    }
+    grid = torch.linspace(-1.6, 3.0, 201, dtype=torch.float64)
+    gx, gy = torch.meshgrid(grid, grid, indexing="xy")
+    levels = loss(torch.stack([gx, gy], -1).reshape(-1, 2)).reshape(gx.shape)
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+    for ax, (name, boundary) in zip(axes, balls.items()):
+        best = boundary[loss(boundary).argmin()]  # the optimum lies on the boundary here
+        touching = loss(best[None]).item()  # the level set that touches the ball
+        ax.contour(gx, gy, levels, levels=[0.05, 0.3, 0.8, 1.5, 2.5], colors="0.75", linewidths=0.8)
+        ax.contour(gx, gy, levels, levels=[touching], colors="#d62728", linewidths=1.0)
+        ax.fill(boundary[:, 0], boundary[:, 1], color="#1f77b4", alpha=0.25)
+        ax.plot(*w0, "k+", ms=10)
+        ax.plot(*best, "o", color="#d62728", ms=7)
+        ax.annotate(f"w* = ({best[0]:.2f}, {best[1]:.2f})", best, xytext=(10, -18),
+                    textcoords="offset points", fontsize=9, color="#d62728")
+        ax.axhline(0, color="0.8", lw=0.8)
+        ax.axvline(0, color="0.8", lw=0.8)
+        ax.set(title=name, xlabel="w₁", ylabel="w₂", aspect="equal",
+               xlim=(-1.6, 3.0), ylim=(-1.6, 2.0))
+    fig.tight_layout()
+    return fig
