@@ -25,7 +25,9 @@ def _plain_q_sample(x0, t, noise):
 
 
 def q_sample():
-    return forward_backward(lambda x0, t, n: lossbook.q_sample(x0, t, n, AB).square().mean(), _inputs)
+    return forward_backward(
+        lambda x0, t, n: lossbook.q_sample(x0, t, n, AB).square().mean(), _inputs
+    )
 
 
 def plain_q_sample():
@@ -40,7 +42,9 @@ def _model(x_t, t):
 
 
 def diffusion_loss():
-    return forward_backward(lambda x0, t, n: lossbook.diffusion_loss(_model, x0, AB, t=t, noise=n), _inputs)
+    return forward_backward(
+        lambda x0, t, n: lossbook.diffusion_loss(_model, x0, AB, t=t, noise=n), _inputs
+    )
 
 
 def _plain_loss(x0, t, noise):
@@ -79,9 +83,24 @@ def plain_ddpm_step():
 
 
 CASES = [
-    Case("q_sample B=256 D=3072", "lossbook.q_sample", "plain formula", q_sample, plain_q_sample, 1.3),
-    Case("diffusion_loss B=256 D=3072, linear model", "lossbook.diffusion_loss", "plain formula",
-         diffusion_loss, plain_diffusion_loss, 1.2),
-    Case("ddpm_step B=256 D=3072 (3 steps)", "lossbook.ddpm_step", "plain formula",
-         ddpm_step, plain_ddpm_step, 1.3, memory=False),
+    Case(
+        "q_sample B=256 D=3072", "lossbook.q_sample", "plain formula", q_sample, plain_q_sample, 1.3
+    ),
+    Case(
+        "diffusion_loss B=256 D=3072, linear model",
+        "lossbook.diffusion_loss",
+        "plain formula",
+        diffusion_loss,
+        plain_diffusion_loss,
+        1.2,
+    ),
+    Case(
+        "ddpm_step B=256 D=3072 (3 steps)",
+        "lossbook.ddpm_step",
+        "plain formula",
+        ddpm_step,
+        plain_ddpm_step,
+        1.3,
+        memory=False,
+    ),
 ]

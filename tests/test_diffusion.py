@@ -59,7 +59,7 @@ def test_cosine_schedule_check_values():
 def test_cosine_alpha_bar_follows_the_cosine_formula():
     T, s = 200, 0.008
     ab = alphas_cumprod(cosine_beta_schedule(T))
-    f = lambda u: math.cos((u + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
+    f = lambda u: math.cos((u + s) / (1 + s) * math.pi / 2) ** 2
     for t in (0, 10, 100, 150):  # before the clip at 0.999 becomes active
         assert ab[t].item() == pytest.approx(f((t + 1) / T) / f(0), rel=1e-10)
 
@@ -104,7 +104,9 @@ def test_q_sample_statistics():
     assert xt.var().item() == pytest.approx(1 - a, rel=0.02)
     # standard-normal data stays standard normal at every t (variance preserving)
     x0 = torch.randn(n, 1, generator=gen, dtype=torch.float64)
-    xt = q_sample(x0, torch.full((n,), 700), torch.randn(n, 1, generator=gen, dtype=torch.float64), AB)
+    xt = q_sample(
+        x0, torch.full((n,), 700), torch.randn(n, 1, generator=gen, dtype=torch.float64), AB
+    )
     assert xt.var().item() == pytest.approx(1.0, rel=0.02)
 
 
@@ -124,8 +126,12 @@ def test_parameterisation_round_trips(t, seed):
     tt = torch.full((3,), t)
     xt = q_sample(x0, tt, eps, AB)
     v = v_from_x0_eps(x0, eps, tt, AB)
-    torch.testing.assert_close(x0_from_eps(xt, tt, eps, AB), x0, rtol=1e-7, atol=1e-7 / math.sqrt(AB[t].item()))
-    torch.testing.assert_close(eps_from_x0(xt, tt, x0, AB), eps, rtol=1e-7, atol=1e-6 / math.sqrt(1 - AB[t].item()))
+    torch.testing.assert_close(
+        x0_from_eps(xt, tt, eps, AB), x0, rtol=1e-7, atol=1e-7 / math.sqrt(AB[t].item())
+    )
+    torch.testing.assert_close(
+        eps_from_x0(xt, tt, x0, AB), eps, rtol=1e-7, atol=1e-6 / math.sqrt(1 - AB[t].item())
+    )
     torch.testing.assert_close(x0_from_v(xt, tt, v, AB), x0)
     torch.testing.assert_close(eps_from_v(xt, tt, v, AB), eps)
     # v is a rotation: |x_t|^2 + |v|^2 = |x0|^2 + |eps|^2
@@ -156,8 +162,12 @@ def test_diffusion_loss_equals_hand_written_formula():
     pred = model(xt, t)
     per = ((pred - noise) ** 2).mean(1)
     torch.testing.assert_close(diffusion_loss(model, x0, AB, t=t, noise=noise), per.mean())
-    torch.testing.assert_close(diffusion_loss(model, x0, AB, t=t, noise=noise, reduction="sum"), per.sum())
-    torch.testing.assert_close(diffusion_loss(model, x0, AB, t=t, noise=noise, reduction="none"), per)
+    torch.testing.assert_close(
+        diffusion_loss(model, x0, AB, t=t, noise=noise, reduction="sum"), per.sum()
+    )
+    torch.testing.assert_close(
+        diffusion_loss(model, x0, AB, t=t, noise=noise, reduction="none"), per
+    )
     # the x0 and v targets
     per_x0 = ((pred - x0) ** 2).mean(1)
     torch.testing.assert_close(
@@ -186,7 +196,7 @@ def test_diffusion_loss_random_draws_follow_the_generator():
 
 def test_diffusion_loss_of_the_exact_denoiser_is_the_irreducible_error():
     # data N(0, 1): E[eps | x_t] = sqrt(1 - ab) x_t, residual variance ab
-    exact = lambda x, t: (1 - AB[t])[:, None].sqrt().to(x.dtype) * x  # noqa: E731
+    exact = lambda x, t: (1 - AB[t])[:, None].sqrt().to(x.dtype) * x
     gen = torch.Generator().manual_seed(0)
     n = 100_000
     x0 = torch.randn(n, 1, generator=gen, dtype=torch.float64)
@@ -213,8 +223,12 @@ def test_flow_matching_loss_formula():
 def test_flow_matching_sample_transports_noise_to_the_target():
     # for data N(m, 1) and noise N(0, 1) the straight-path field is exactly v = m
     m = torch.tensor([3.0, -1.0])
-    x = flow_matching_sample(lambda x, t: m.expand_as(x), (20_000, 2), steps=3,
-                             generator=torch.Generator().manual_seed(0))
+    x = flow_matching_sample(
+        lambda x, t: m.expand_as(x),
+        (20_000, 2),
+        steps=3,
+        generator=torch.Generator().manual_seed(0),
+    )
     torch.testing.assert_close(x.mean(0), m, atol=0.03, rtol=0)
 
 
@@ -254,8 +268,12 @@ def test_ddpm_step_mean_is_the_gaussian_posterior_mean(t):
     z = torch.ones_like(xt)
     diff = ddpm_step(eps, xt, t, AB, noise=z) - ddpm_step(eps, xt, t, AB, noise=zero)
     torch.testing.assert_close(diff, torch.full_like(xt, math.sqrt(beta)))
-    diff = ddpm_step(eps, xt, t, AB, noise=z, variance="posterior") - ddpm_step(eps, xt, t, AB, noise=zero)
-    torch.testing.assert_close(diff, torch.full_like(xt, math.sqrt(beta * (1 - ab_prev) / (1 - ab_t))))
+    diff = ddpm_step(eps, xt, t, AB, noise=z, variance="posterior") - ddpm_step(
+        eps, xt, t, AB, noise=zero
+    )
+    torch.testing.assert_close(
+        diff, torch.full_like(xt, math.sqrt(beta * (1 - ab_prev) / (1 - ab_t)))
+    )
 
 
 def test_ddpm_step_at_t0_returns_x0_hat_without_noise():
@@ -281,15 +299,17 @@ def test_ddpm_sample_recovers_a_gaussian():
     x = ddpm_sample(model, (20_000, 1), ab, generator=torch.Generator().manual_seed(0))
     assert x.mean().item() == pytest.approx(1.5, abs=0.02)
     assert x.std().item() == pytest.approx(0.5, abs=0.03)
-    x2, path = ddpm_sample(model, (5, 1), ab, generator=torch.Generator().manual_seed(0),
-                           return_path=True)
+    x2, path = ddpm_sample(
+        model, (5, 1), ab, generator=torch.Generator().manual_seed(0), return_path=True
+    )
     assert path.shape == (201, 5, 1)
     torch.testing.assert_close(path[-1], x2)
 
 
 def test_classifier_free_guidance_extrapolates():
     torch.testing.assert_close(
-        cfg_combine(torch.tensor([2.0, 1.0]), torch.tensor([1.0, 1.0]), 2.5), torch.tensor([3.5, 1.0])
+        cfg_combine(torch.tensor([2.0, 1.0]), torch.tensor([1.0, 1.0]), 2.5),
+        torch.tensor([3.5, 1.0]),
     )
     ab = alphas_cumprod(cosine_beta_schedule(100))
     base = _exact_gaussian_denoiser(ab, 0.0, 0.3)
@@ -300,8 +320,17 @@ def test_classifier_free_guidance_extrapolates():
     B = 4000
     cond, null = torch.ones(B, 1), torch.zeros(B, 1)
     means = [
-        ddpm_sample(model, (B, 1), ab, cond=cond, uncond=null, guidance_scale=s,
-                    generator=torch.Generator().manual_seed(0)).mean().item()
+        ddpm_sample(
+            model,
+            (B, 1),
+            ab,
+            cond=cond,
+            uncond=null,
+            guidance_scale=s,
+            generator=torch.Generator().manual_seed(0),
+        )
+        .mean()
+        .item()
         for s in (0.0, 1.0, 2.0)
     ]
     assert means[0] == pytest.approx(0.0, abs=0.03)
@@ -312,9 +341,9 @@ def test_classifier_free_guidance_extrapolates():
 def test_cost_guidance_moves_samples_towards_low_cost():
     ab = alphas_cumprod(cosine_beta_schedule(100))
     model = _exact_gaussian_denoiser(ab, 0.0, 1.0)
-    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    gen = lambda: torch.Generator().manual_seed(0)
     free = ddpm_sample(model, (2000, 1), ab, generator=gen())
-    cost = lambda x0: (x0[:, 0] - 2.0).square()  # noqa: E731
+    cost = lambda x0: (x0[:, 0] - 2.0).square()
     guided = ddpm_sample(model, (2000, 1), ab, generator=gen(), cost=cost, cost_scale=1.0)
     assert abs(free.mean().item()) < 0.1
     assert guided.mean().item() > 0.7
@@ -331,7 +360,9 @@ def test_bad_timesteps():
         q_sample(x0, torch.tensor([-1, 0]), torch.zeros(2, 3), AB)
     with pytest.raises(TypeError, match="t: expected an? int.*float32"):
         q_sample(x0, torch.tensor([0.0, 1.0]), torch.zeros(2, 3), AB)
-    with pytest.raises(ValueError, match=r"t: expected one integer timestep per sample, shape \[2\]"):
+    with pytest.raises(
+        ValueError, match=r"t: expected one integer timestep per sample, shape \[2\]"
+    ):
         q_sample(x0, torch.tensor([0]), torch.zeros(2, 3), AB)
     with pytest.raises(ValueError, match="t: expected a timestep in"):
         ddpm_step(torch.zeros(2, 3), x0, 1000, AB)
@@ -340,7 +371,9 @@ def test_bad_timesteps():
 
 
 def test_bad_betas():
-    with pytest.raises(ValueError, match=r"betas: expected every beta in the open interval \(0, 1\).*betas\[1\]"):
+    with pytest.raises(
+        ValueError, match=r"betas: expected every beta in the open interval \(0, 1\).*betas\[1\]"
+    ):
         alphas_cumprod(torch.tensor([0.1, 1.0, 0.2]))
     with pytest.raises(ValueError, match="betas"):
         alphas_cumprod(torch.tensor([0.0, 0.1]))
@@ -365,15 +398,21 @@ def test_betas_passed_as_alphas_cumprod():
 
 
 def test_shape_mismatches():
-    with pytest.raises(ValueError, match=r"noise: expected the same shape as x0 \[4, 2\], got \[4, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"noise: expected the same shape as x0 \[4, 2\], got \[4, 1\]"
+    ):
         q_sample(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), torch.zeros(4, 1), AB)
     with pytest.raises(ValueError, match="noise: expected the same shape as x0"):
-        diffusion_loss(Linear(2), torch.zeros(4, 2, dtype=torch.float64), AB, noise=torch.zeros(2, 4))
+        diffusion_loss(
+            Linear(2), torch.zeros(4, 2, dtype=torch.float64), AB, noise=torch.zeros(2, 4)
+        )
     with pytest.raises(ValueError, match="eps: expected the same shape as x_t"):
         x0_from_eps(torch.zeros(2, 3), torch.tensor([0, 1]), torch.zeros(3, 2), AB)
     with pytest.raises(ValueError, match="x0: expected the same shape as x1"):
         flow_matching_loss(lambda x, t: x, torch.zeros(2, 3), x0=torch.zeros(2, 1))
-    with pytest.raises(ValueError, match=r"model: expected an output shaped like x_t \[3, 2\], got \[3, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"model: expected an output shaped like x_t \[3, 2\], got \[3, 1\]"
+    ):
         diffusion_loss(lambda x, t: x[:, :1], torch.zeros(3, 2), AB)
     with pytest.raises(ValueError, match="eps_uncond"):
         cfg_combine(torch.zeros(2), torch.zeros(3), 2.0)
@@ -381,7 +420,9 @@ def test_shape_mismatches():
 
 def test_bad_options():
     with pytest.raises(ValueError, match="parameterization"):
-        diffusion_loss(Linear(2), torch.zeros(2, 2, dtype=torch.float64), AB, parameterization="score")
+        diffusion_loss(
+            Linear(2), torch.zeros(2, 2, dtype=torch.float64), AB, parameterization="score"
+        )
     with pytest.raises(ValueError, match="reduction"):
         diffusion_loss(Linear(2), torch.zeros(2, 2, dtype=torch.float64), AB, reduction="avg")
     with pytest.raises(ValueError, match="uncond"):

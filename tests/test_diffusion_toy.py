@@ -25,7 +25,9 @@ def test_data_frequencies_and_labels():
     red = data["cond"][:, 1] == 1
     assert red.float().mean().item() == pytest.approx(0.2, abs=0.01)
     green_modes = toy_modes(data["future"][~red])
-    torch.testing.assert_close(green_modes, data["mode"][~red])  # the labeller agrees with the generator
+    torch.testing.assert_close(
+        green_modes, data["mode"][~red]
+    )  # the labeller agrees with the generator
     assert (green_modes == LEFT).float().mean().item() == pytest.approx(0.3, abs=0.01)
     red_modes = toy_modes(data["future"][red])
     assert (red_modes == STOP).float().mean().item() == pytest.approx(0.95, abs=0.01)
@@ -43,7 +45,10 @@ def test_data_is_seeded():
 
 
 def test_condition_and_modes_errors():
-    assert toy_condition(2, speed=5.0, red=True, route="straight").tolist() == [[-1.0, 1.0, 0.0, 1.0]] * 2
+    assert (
+        toy_condition(2, speed=5.0, red=True, route="straight").tolist()
+        == [[-1.0, 1.0, 0.0, 1.0]] * 2
+    )
     with pytest.raises(ValueError, match="route"):
         toy_condition(1, route="right")
     with pytest.raises(ValueError, match=r"future: expected shape \[\.\.\., 8, 2\]"):
@@ -80,7 +85,9 @@ def test_diffusion_conditioning(model):
     # history (speed): the same route travels further when faster
     slow = model.sample(toy_condition(300, speed=5.0, route="straight"), seed=2)[:, -1, 1].mean()
     fast = model.sample(toy_condition(300, speed=8.0, route="straight"), seed=2)[:, -1, 1].mean()
-    assert slow.item() == pytest.approx(21.0, abs=2.0) and fast.item() == pytest.approx(33.0, abs=2.0)
+    assert slow.item() == pytest.approx(21.0, abs=2.0) and fast.item() == pytest.approx(
+        33.0, abs=2.0
+    )
 
 
 def test_guidance_effects(model):

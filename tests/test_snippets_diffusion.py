@@ -15,11 +15,13 @@ AB = lossbook.alphas_cumprod(lossbook.linear_beta_schedule(1000))
 
 @pytest.mark.parametrize("T", [1, 10, 1000])
 def test_schedules(T):
-    torch.testing.assert_close(S["linear_beta_schedule"](T), lossbook.linear_beta_schedule(T),
-                               rtol=0, atol=0) if T > 1 else None
+    torch.testing.assert_close(
+        S["linear_beta_schedule"](T), lossbook.linear_beta_schedule(T), rtol=0, atol=0
+    ) if T > 1 else None
     torch.testing.assert_close(S["cosine_beta_schedule"](T), lossbook.cosine_beta_schedule(T))
-    np.testing.assert_allclose(S["cosine_beta_schedule_np"](T), lossbook.cosine_beta_schedule(T).numpy(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        S["cosine_beta_schedule_np"](T), lossbook.cosine_beta_schedule(T).numpy(), rtol=1e-12
+    )
 
 
 def test_schedule_check_values_from_the_snippets():
@@ -38,12 +40,13 @@ def test_q_sample(shape):
     t = torch.tensor([0, 1, 499, 998, 999])
     ours, ref = S["q_sample"](x0, t, noise, AB), lossbook.q_sample(x0, t, noise, AB)
     torch.testing.assert_close(ours, ref)
-    g1, = torch.autograd.grad(ours.square().sum(), x0)
-    g2, = torch.autograd.grad(ref.square().sum(), x0)
+    (g1,) = torch.autograd.grad(ours.square().sum(), x0)
+    (g2,) = torch.autograd.grad(ref.square().sum(), x0)
     torch.testing.assert_close(g1, g2)
     np.testing.assert_allclose(
         S["q_sample_np"](x0.detach().numpy(), t.numpy(), noise.numpy(), AB.numpy()),
-        ref.detach().numpy(), rtol=1e-12,
+        ref.detach().numpy(),
+        rtol=1e-12,
     )
 
 
@@ -77,7 +80,9 @@ def test_diffusion_loss_draws_like_the_library():
     torch.testing.assert_close(ours, ref)
     torch.manual_seed(7)
     g1 = torch.autograd.grad(S["diffusion_loss"](model, x0, AB), model.lin.weight)[0]
-    g2 = torch.autograd.grad(lossbook.diffusion_loss(model, x0, AB, t=t, noise=noise), model.lin.weight)[0]
+    g2 = torch.autograd.grad(
+        lossbook.diffusion_loss(model, x0, AB, t=t, noise=noise), model.lin.weight
+    )[0]
     torch.testing.assert_close(g1, g2)
 
 

@@ -41,10 +41,16 @@ def figure_diffusion_schedules():
         ab = lossbook.alphas_cumprod(betas).numpy()
         left.plot(t, ab, style, lw=2, label=name)
         right.plot(t, np.log10(ab / (1 - ab)), style, lw=2, label=name)
-    left.set(xlabel="timestep t (0-indexed)", ylabel=r"$\bar\alpha_t$",
-             title=r"Signal kept: $\bar\alpha_t$")
-    right.set(xlabel="timestep t (0-indexed)", ylabel=r"$\log_{10}\,\bar\alpha_t/(1-\bar\alpha_t)$",
-              title="Signal-to-noise ratio (log scale)")
+    left.set(
+        xlabel="timestep t (0-indexed)",
+        ylabel=r"$\bar\alpha_t$",
+        title=r"Signal kept: $\bar\alpha_t$",
+    )
+    right.set(
+        xlabel="timestep t (0-indexed)",
+        ylabel=r"$\log_{10}\,\bar\alpha_t/(1-\bar\alpha_t)$",
+        title="Signal-to-noise ratio (log scale)",
+    )
     right.axhline(0, color="0.6", lw=0.8)
     left.legend(frameon=False)
     fig.tight_layout()
@@ -94,21 +100,35 @@ def _mixture_eps(ab, weights, means, stds):
 def figure_diffusion_reverse_paths():
     """Reverse-process paths of 1-D samples under the exact denoiser of a 70/30 mixture."""
     ab = lossbook.alphas_cumprod(lossbook.linear_beta_schedule(1000))
-    f64 = dict(dtype=torch.float64)
-    model = _mixture_eps(ab, torch.tensor([0.7, 0.3], **f64), torch.tensor([-2.0, 2.0], **f64),
-                         torch.tensor([0.5, 0.5], **f64))
-    final, path = lossbook.ddpm_sample(model, (300, 1), ab, generator=torch.Generator().manual_seed(0),
-                                       dtype=torch.float64, return_path=True)
+    f64 = {"dtype": torch.float64}
+    model = _mixture_eps(
+        ab,
+        torch.tensor([0.7, 0.3], **f64),
+        torch.tensor([-2.0, 2.0], **f64),
+        torch.tensor([0.5, 0.5], **f64),
+    )
+    final, path = lossbook.ddpm_sample(
+        model,
+        (300, 1),
+        ab,
+        generator=torch.Generator().manual_seed(0),
+        dtype=torch.float64,
+        return_path=True,
+    )
     path = path[:, :, 0].numpy()  # [T + 1, N], from pure noise to the sample
     steps = np.arange(999, -2, -1)  # the timestep each row was produced at (-1: final)
     right = final[:, 0].numpy() > 0
-    fig, (ax, hist) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 1]},
-                                   sharey=True)
+    fig, (ax, hist) = plt.subplots(
+        1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 1]}, sharey=True
+    )
     for i in range(60):
         ax.plot(steps, path[:, i], lw=0.6, alpha=0.6, color="#ff7f0e" if right[i] else "#1f77b4")
     ax.invert_xaxis()
-    ax.set(xlabel="timestep t (sampling runs left to right, from t = 999 to 0)", ylabel="x",
-           title="Reverse process: each sample commits to a mode")
+    ax.set(
+        xlabel="timestep t (sampling runs left to right, from t = 999 to 0)",
+        ylabel="x",
+        title="Reverse process: each sample commits to a mode",
+    )
     hist.hist(final[:, 0].numpy(), bins=40, orientation="horizontal", color="0.5")
     hist.set(xlabel="count", title=f"final samples: {right.mean():.0%} right")
     fig.tight_layout()
@@ -120,7 +140,7 @@ def figure_diffusion_reverse_paths():
 
 def _draw_map(ax, *, red: bool = False):
     """The toy intersection: a north-south road, an east-west road, the stop line at y = 8 m."""
-    road = dict(color="0.92", zorder=0, lw=0)
+    road = {"color": "0.92", "zorder": 0, "lw": 0}
     ax.add_patch(Rectangle((-5.25, -3), 7.0, 36, **road))  # north-south road
     ax.add_patch(Rectangle((-16, 12.75), 30, 7.0, **road))  # east-west road
     ax.plot([-1.75, -1.75], [-3, 12.75], color="0.7", lw=1, ls="--", zorder=1)
@@ -137,7 +157,9 @@ def _plot_futures(ax, futures: torch.Tensor, *, alpha: float = 0.25, lw: float =
     for k, name in enumerate(MODES):
         sel = futures[modes == k]
         for f in sel:
-            ax.plot(np.r_[0, f[:, 0]], np.r_[0, f[:, 1]], color=MODE_COLORS[name], alpha=alpha, lw=lw)
+            ax.plot(
+                np.r_[0, f[:, 0]], np.r_[0, f[:, 1]], color=MODE_COLORS[name], alpha=alpha, lw=lw
+            )
 
 
 def figure_toy_intersection_data():
@@ -145,7 +167,10 @@ def figure_toy_intersection_data():
     data = toy_intersection(600, seed=1)
     red = data["cond"][:, 1] == 1
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 5.2), sharey=True)
-    for ax, sel, title, is_red in [(axes[0], ~red, "green light", False), (axes[1], red, "red light", True)]:
+    for ax, sel, title, is_red in [
+        (axes[0], ~red, "green light", False),
+        (axes[1], red, "red light", True),
+    ]:
         _draw_map(ax, red=is_red)
         _plot_futures(ax, data["future"][sel][:150], alpha=0.3)
         ax.set_title(f"Logged futures, {title}")
@@ -172,9 +197,16 @@ def figure_toy_mse_wta_diffusion():
     for k in range(2):
         f = wta[0, k]
         name = MODES[int(toy_modes(f[None])[0])]
-        axes[1].plot(np.r_[0, f[:, 0]], np.r_[0, f[:, 1]], "-o", ms=3, lw=2.5, color=MODE_COLORS[name])
-        axes[1].annotate(f"p = {probs[0, k].item():.2f}", (f[-1, 0].item(), f[-1, 1].item()),
-                         textcoords="offset points", xytext=(6, 6), fontsize=10)
+        axes[1].plot(
+            np.r_[0, f[:, 0]], np.r_[0, f[:, 1]], "-o", ms=3, lw=2.5, color=MODE_COLORS[name]
+        )
+        axes[1].annotate(
+            f"p = {probs[0, k].item():.2f}",
+            (f[-1, 0].item(), f[-1, 1].item()),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize=10,
+        )
     axes[1].set_title("Winner-takes-all, K = 2")
     _plot_futures(axes[2], samples, alpha=0.25)
     axes[2].set_title("Diffusion: 200 samples")
@@ -213,7 +245,9 @@ def figure_toy_cost_guidance():
         futures = model.sample(cond, cost=cost if scale else None, cost_scale=scale, seed=5)
         _draw_map(ax, red=True)
         _plot_futures(ax, futures, alpha=0.3)
-        ax.set_title("red light, no guidance" if not scale else f"red light, cost guidance λ = {scale:g}")
+        ax.set_title(
+            "red light, no guidance" if not scale else f"red light, cost guidance λ = {scale:g}"
+        )
     axes[1].set_ylabel("")
     fig.tight_layout()
     return fig

@@ -65,7 +65,9 @@ def _check_steps(T: object) -> int:
 def _check_betas(betas: torch.Tensor) -> None:
     check_tensor("betas", betas, kind="float")
     if betas.ndim != 1 or betas.numel() == 0:
-        raise ValueError(f"betas: expected a non-empty 1-D tensor [T], got shape {list(betas.shape)}")
+        raise ValueError(
+            f"betas: expected a non-empty 1-D tensor [T], got shape {list(betas.shape)}"
+        )
     bad = ~((betas > 0) & (betas < 1))
     if bool(bad.any()):
         i = int(bad.nonzero()[0])
@@ -101,7 +103,9 @@ def linear_beta_schedule(
         0.0785872429
     """
     _check_steps(T)
-    check_number("beta_start", beta_start, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    check_number(
+        "beta_start", beta_start, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False
+    )
     check_number("beta_end", beta_end, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     if T == 1:
         return torch.tensor([beta_start], dtype=dtype)
@@ -197,9 +201,7 @@ def _check_timesteps(t: object, T: int, batch: int) -> torch.Tensor:
         )
     if t.numel() and (int(t.min()) < 0 or int(t.max()) >= T):
         bad = t[(t < 0) | (t >= T)][0].item()
-        raise ValueError(
-            f"t: expected timesteps in [0, {T - 1}] (0-indexed, T = {T}), got {bad}"
-        )
+        raise ValueError(f"t: expected timesteps in [0, {T - 1}] (0-indexed, T = {T}), got {bad}")
     return t
 
 
@@ -216,13 +218,17 @@ def _check_step(t: object, T: int) -> int:
 def _check_data(name: str, x: object) -> torch.Tensor:
     check_tensor(name, x, kind="float")
     if x.ndim < 1 or x.shape[0] == 0:
-        raise ValueError(f"{name}: expected a batch [B, ...] with B >= 1, got shape {list(x.shape)}")
+        raise ValueError(
+            f"{name}: expected a batch [B, ...] with B >= 1, got shape {list(x.shape)}"
+        )
     return x
 
 
 def _coef(ab: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """``ab[t]`` shaped ``[B, 1, ..., 1]`` to broadcast against ``like`` (never across the batch)."""
-    return ab.to(like.device)[t.to(like.device)].to(like.dtype).reshape((-1,) + (1,) * (like.ndim - 1))
+    return (
+        ab.to(like.device)[t.to(like.device)].to(like.dtype).reshape((-1,) + (1,) * (like.ndim - 1))
+    )
 
 
 def _sqrt_pair(ab: torch.Tensor, t: torch.Tensor, like: torch.Tensor):
@@ -501,7 +507,9 @@ def diffusion_loss(
     else:
         _check_timesteps(t, T, B)
     if noise is None:
-        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device="cpu").to(x0.device)
+        noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device="cpu").to(
+            x0.device
+        )
     else:
         check_tensor("noise", noise, kind="float")
         check_same_shape("noise", noise, "x0", x0)
@@ -677,7 +685,9 @@ def ddpm_step(
     if t == 0:
         return mean
     if noise is None:
-        noise = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype, device="cpu").to(x_t.device)
+        noise = torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype, device="cpu").to(
+            x_t.device
+        )
     else:
         check_tensor("noise", noise, kind="float")
         check_same_shape("noise", noise, "x_t", x_t)
@@ -753,7 +763,9 @@ def ddpm_sample(
     if cond is not None:
         check_tensor("cond", cond)
         if cond.ndim < 1 or cond.shape[0] != B:
-            raise ValueError(f"cond: expected first dimension B = {B}, got shape {list(cond.shape)}")
+            raise ValueError(
+                f"cond: expected first dimension B = {B}, got shape {list(cond.shape)}"
+            )
     if guided:
         if cond is None or uncond is None:
             raise ValueError(

@@ -121,7 +121,9 @@ def toy_intersection(
     s_left = v_turn[:, None] * t + (v0 - v_turn)[:, None] * tau * (1 - torch.exp(-t / tau))
     angle = (s_left - STOP_LINE).clamp(min=0) / radius[:, None]
     on_arc = s_left > STOP_LINE
-    left_x = torch.where(on_arc, -radius[:, None] * (1 - torch.cos(angle)), torch.zeros_like(s_left))
+    left_x = torch.where(
+        on_arc, -radius[:, None] * (1 - torch.cos(angle)), torch.zeros_like(s_left)
+    )
     left_y = torch.where(on_arc, STOP_LINE + radius[:, None] * torch.sin(angle), s_left)
 
     gap = uniform(6.0, 7.5)  # red: constant deceleration to a stop `gap` metres ahead
@@ -316,8 +318,14 @@ def train_toy_trajectory_model(
             idx = torch.randint(0, n_data, (256,), generator=gen)
             cond = cond_all[idx].clone()
             cond[torch.rand(256, generator=gen) < 0.5, 2:] = 0  # route unknown: the null condition
-            loss = diffusion_loss(model, x_all[idx], model.alphas_cumprod, cond=cond,
-                                  parameterization="v", generator=gen)
+            loss = diffusion_loss(
+                model,
+                x_all[idx],
+                model.alphas_cumprod,
+                cond=cond,
+                parameterization="v",
+                generator=gen,
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -391,7 +399,9 @@ def train_toy_baselines(*, seed: int = 0, steps: int = 400, n_data: int = 20_000
             x, cond = x_all[idx], cond_all[idx]
             mse = (model.mse_net(cond) - x).square().mean()
             futures, logits = model._wta_raw(cond)
-            wta = wta_trajectory_loss(futures.reshape(-1, 2, STEPS, 2), logits, x.reshape(-1, STEPS, 2))
+            wta = wta_trajectory_loss(
+                futures.reshape(-1, 2, STEPS, 2), logits, x.reshape(-1, STEPS, 2)
+            )
             opt.zero_grad(set_to_none=True)
             (mse + wta).backward()
             opt.step()
