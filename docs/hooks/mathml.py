@@ -15,8 +15,19 @@ _INLINE = re.compile(r'<span class="arithmatex">\\\((.+?)\\\)</span>', re.S)
 _BLOCK = re.compile(r'<div class="arithmatex">\s*\\\[(.+?)\\\]\s*</div>', re.S)
 
 
+# Standard LaTeX that latex2mathml leaves in the output as literal text ("\\arg"): rewritten to
+# forms it renders. \arg\min becomes one operator "arg min" with its limits, as in TeX.
+_MACROS = [
+    (re.compile(r"\\arg\s*\\(min|max)(?![A-Za-z])"), r"\\arg\1"),
+    (re.compile(r"\\(arg|sgn)(?![A-Za-z])"), r"\\operatorname{\1}"),
+]
+
+
 def to_mathml(latex: str, *, display: bool) -> str:
-    return convert(html.unescape(latex).strip(), display="block" if display else "inline")
+    latex = html.unescape(latex).strip()
+    for pattern, replacement in _MACROS:
+        latex = pattern.sub(replacement, latex)
+    return convert(latex, display="block" if display else "inline")
 
 
 def render_math(content: str, where: str = "page") -> str:
