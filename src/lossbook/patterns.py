@@ -160,9 +160,9 @@ def masked_mean(
 ) -> torch.Tensor:
     r"""Mean of `values` over the entries where `mask` is 1, optionally over a global count.
 
-    $$\operatorname{masked\_mean}(x, m) = \frac{\sum_i m_i x_i}{N},\qquad
+    $$\bar x = \frac{\sum_i m_i x_i}{N},\qquad
     N = \begin{cases}\sum_i m_i & \text{local mean (default)}\\
-    \text{global\_normalization\_factor} & \text{given}\end{cases}$$
+    N_{\text{global}} & \text{if a global count is given}\end{cases}$$
 
     With `global_normalization_factor` set to the number of valid entries of the **whole global
     batch**, the results of the microbatches add up to the mean over the global batch: this is
@@ -561,7 +561,9 @@ class DPOLoss:
     (\log\pi_\theta(y_r) - \log\pi_{\text{ref}}(y_r))\big]\Big)$$
 
     $$L = \frac{1}{N_{\text{pairs}}}\sum_{\text{pairs}}\big(w_p\,\ell +
-    w_s\,\mathrm{NLL}(y_c)\big),\qquad N_{\text{pairs}} = \text{global\_valid\_seqs} / 2$$
+    w_s\,\mathrm{NLL}(y_c)\big),\qquad N_{\text{pairs}} = \tfrac12 N_{\text{seqs}}$$
+
+    with $N_{\text{seqs}}$ = `global_valid_seqs`.
 
     Rows `0, 2, 4...` are chosen answers and rows `1, 3, 5...` their rejected twins (NeMo RL's
     layout), so a microbatch must hold whole pairs. The preference term comes from
@@ -659,15 +661,15 @@ class DPOLoss:
 class BradleyTerryLoss:
     r"""Bradley-Terry preference loss of a reward model, on interleaved (chosen, rejected) rows.
 
-    $$L = -\frac{1}{N_{\text{pairs}}}\sum_{\text{pairs}}\log\sigma(r_c - r_r - \text{margin})$$
+    $$L = -\frac{1}{N_{\text{pairs}}}\sum_{\text{pairs}}\log\sigma(r_c - r_r - m)$$
 
     The first argument is the reward model's scalar score per row, `[B]`; rows `0, 2...` are
     chosen, `1, 3...` rejected. The per-pair term comes from
     [bradley_terry_loss][lossbook.alignment.bradley_terry_loss] (`reduction="none"`);
-    $N_{\text{pairs}} = $ `global_valid_seqs / 2`.
+    $N_{\text{pairs}}$ is `global_valid_seqs / 2`.
 
     Args:
-        margin: constant margin $\ge 0$ the chosen score must beat the rejected one by
+        margin: constant margin $m \ge 0$ the chosen score must beat the rejected one by
             (Llama 2's reward models use a per-pair margin; a constant one here).
 
     Example:
@@ -828,10 +830,7 @@ def data_parallel_backward(
        ([global_valid_counts][lossbook.patterns.global_valid_counts]);
     2. each microbatch loss is divided by those global counts (inside `loss_fn`) and multiplied
        by the world size $W$ before `backward`, because DDP / FSDP **average** gradients over
-       ranks: $rac{1}{W}\sum_r 
-abla (W L_r) = \sum_r 
-abla L_r = 
-abla L$ (NeMo RL does
+       ranks: $\frac{1}{W}\sum_r \nabla (W L_r) = \sum_r \nabla L_r = \nabla L$ (NeMo RL does
        the same, `loss *= dp_size`);
     3. all microbatches but the last run under `model.no_sync()` when the model has it (DDP), so
        gradients are all-reduced once per step.
@@ -1308,7 +1307,7 @@ class GradNormWeighting(nn.Module):
 
     @property
     def weights(self) -> torch.Tensor:
-        """The current weights $K\\operatorname{softmax}(a)$ (detached)."""
+        r"""The current weights $K\operatorname{softmax}(a)$ (detached)."""
         return self.num_losses * torch.softmax(self.logits.detach(), dim=0)
 
     def forward(
