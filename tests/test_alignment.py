@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import lossbook as L
 
-gen = lambda seed: torch.Generator().manual_seed(seed)  # noqa: E731
-f64 = dict(dtype=torch.float64)
+gen = lambda seed: torch.Generator().manual_seed(seed)
+f64 = {"dtype": torch.float64}
 
 
 def sigmoid(x):
@@ -134,7 +134,7 @@ def test_dpo_extremes_low_precision_gradcheck():
     r = torch.randn(2, 5, **f64, generator=gen(6))
     for kind in ("sigmoid", "ipo"):
         assert torch.autograd.gradcheck(
-            lambda a: L.dpo_loss(a[0], a[1], r[0], r[1], loss_type=kind, beta=0.3), (x,))
+            lambda a, kind=kind: L.dpo_loss(a[0], a[1], r[0], r[1], loss_type=kind, beta=0.3), (x,))
     ref_g = r.clone().requires_grad_()
     L.dpo_loss(x[0], x[1], ref_g[0], ref_g[1]).backward()
     assert ref_g.grad is None  # reference log-probs are detached
@@ -143,11 +143,11 @@ def test_dpo_extremes_low_precision_gradcheck():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(beta=0.0), "beta"),
-        (dict(loss_type="kto"), "loss_type"),
-        (dict(label_smoothing=0.5), "label_smoothing"),
-        (dict(label_smoothing=0.1, loss_type="ipo"), "label_smoothing"),
-        (dict(reduction="mean_tokens"), "reduction"),
+        ({"beta": 0.0}, "beta"),
+        ({"loss_type": "kto"}, "loss_type"),
+        ({"label_smoothing": 0.5}, "label_smoothing"),
+        ({"label_smoothing": 0.1, "loss_type": "ipo"}, "label_smoothing"),
+        ({"reduction": "mean_tokens"}, "reduction"),
     ],
 )
 def test_dpo_bad_arguments(kwargs, match):
@@ -321,9 +321,9 @@ def test_grpo_loss_matches_reference(loss_type, beta):
     rewards = torch.randn(B, **f64, generator=g)
     lengths = torch.tensor([7, 1, 4, 6, 2, 5])
     mask = torch.arange(T)[None] < lengths[:, None]
-    kwargs = dict(max_completion_length=10) if loss_type == "dr_grpo" else {}
+    kwargs = {"max_completion_length": 10} if loss_type == "dr_grpo" else {}
     if loss_type == "dapo":
-        kwargs = dict(num_items_in_batch=60)
+        kwargs = {"num_items_in_batch": 60}
     ours = L.grpo_loss(logp, old, rewards, group_size=G, mask=mask, ref_logprobs=ref, beta=beta,
                        loss_type=loss_type, **kwargs)
     expected = grpo_reference(logp.tolist(), old.tolist(), rewards.tolist(), mask.tolist(), G,

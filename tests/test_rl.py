@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import lossbook as L
 
-gen = lambda seed: torch.Generator().manual_seed(seed)  # noqa: E731
+gen = lambda seed: torch.Generator().manual_seed(seed)
 
 
 # ----------------------------------------------------------------------------- PPO
@@ -144,13 +144,13 @@ def test_ppo_gradcheck_and_detached_inputs():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(clip_eps=0.0), "clip_eps"),
-        (dict(clip_eps=1.0), "clip_eps"),
-        (dict(clip_eps_high=-0.1), "clip_eps_high"),
-        (dict(dual_clip=1.0), "dual_clip"),
-        (dict(reduction="avg"), "reduction"),
-        (dict(mask=torch.tensor([1, 2, 0])), "mask"),
-        (dict(mask=torch.ones(3, 1)), "mask"),
+        ({"clip_eps": 0.0}, "clip_eps"),
+        ({"clip_eps": 1.0}, "clip_eps"),
+        ({"clip_eps_high": -0.1}, "clip_eps_high"),
+        ({"dual_clip": 1.0}, "dual_clip"),
+        ({"reduction": "avg"}, "reduction"),
+        ({"mask": torch.tensor([1, 2, 0])}, "mask"),
+        ({"mask": torch.ones(3, 1)}, "mask"),
     ],
 )
 def test_ppo_bad_arguments(kwargs, match):
@@ -499,7 +499,7 @@ def test_kl_extreme_clamp_mask_gradcheck_errors():
     x = torch.randn(4, dtype=torch.float64, generator=gen(14)).requires_grad_()
     y = torch.randn(4, dtype=torch.float64, generator=gen(15))
     for est in ("k1", "k2", "k3"):
-        assert torch.autograd.gradcheck(lambda a: L.kl_penalty(a, y, estimator=est), (x,))
+        assert torch.autograd.gradcheck(lambda a, est=est: L.kl_penalty(a, y, estimator=est), (x,))
     with pytest.raises(ValueError, match="estimator"):
         L.kl_penalty(x, y, estimator="k4")
     with pytest.raises(ValueError, match="logp_ref"):
@@ -539,7 +539,7 @@ def test_rl_losses_finite_at_extremes(dtype):
 @given(eps=st.floats(0.01, 0.9))
 def test_ppo_symmetric_clip_equals_explicit_high(eps):
     g = gen(30)
-    logp, old, adv = torch.randn(3, 20, **dict(dtype=torch.float64), generator=g)
+    logp, old, adv = torch.randn(3, 20, dtype=torch.float64, generator=g)
     assert torch.equal(L.ppo_clip_loss(logp, old, adv, clip_eps=eps, reduction="none"),
                        L.ppo_clip_loss(logp, old, adv, clip_eps=eps, clip_eps_high=eps,
                                        reduction="none"))

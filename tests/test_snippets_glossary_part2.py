@@ -15,7 +15,7 @@ SNIPPETS = Path(__file__).resolve().parent.parent / "snippets"
 RL = runpy.run_path(str(SNIPPETS / "rl.py"))
 AL = runpy.run_path(str(SNIPPETS / "alignment.py"))
 MA = runpy.run_path(str(SNIPPETS / "multi_agent.py"))
-f64 = dict(dtype=torch.float64)
+f64 = {"dtype": torch.float64}
 
 
 def gen(seed):

@@ -3,7 +3,6 @@ lossbook (and, for the population toys, the page's own snippets) at build time."
 
 from __future__ import annotations
 
-import math
 import runpy
 from pathlib import Path
 

@@ -12,13 +12,12 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import (
-    is_debug,
     check_choice,
     check_finite,
     check_number,
     check_reduction,
     check_shapes,
-    check_tensor,
+    is_debug,
     reduce,
 )
 from .rl import _check_mask, _clipped_surrogate, _float, _like, kl_penalty
@@ -36,7 +35,8 @@ __all__ = [
 def _sequence(name: str, x: object) -> torch.Tensor:
     _float(name, x)
     if x.ndim != 1:  # type: ignore[union-attr]
-        raise ValueError(f"{name}: expected shape [B] (one value per sequence), got {list(x.shape)}")  # type: ignore[union-attr]
+        got = list(x.shape)  # type: ignore[union-attr]
+        raise ValueError(f"{name}: expected shape [B] (one value per sequence), got {got}")
     return x  # type: ignore[return-value]
 
 

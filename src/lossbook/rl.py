@@ -229,7 +229,8 @@ def _clipped_surrogate(logprobs, old_logprobs, adv, clip_eps, eps_high, dual_cli
     # gradients. Only A < 0 without a dual clip is left unbounded, as the objective is.
     upper = math.log1p(eps_high)
     lower = math.log1p(-clip_eps)
-    negative_side = log_ratio.clamp(min=lower, max=None if dual_clip is None else math.log(dual_clip))
+    cap = None if dual_clip is None else math.log(dual_clip)
+    negative_side = log_ratio.clamp(min=lower, max=cap)
     effective = torch.where(adv >= 0, log_ratio.clamp(max=upper), negative_side)
     return -adv * torch.exp(effective)
 
@@ -283,10 +284,13 @@ def generalized_advantage_estimate(
     if values.shape != (*rewards.shape[:-1], rewards.shape[-1] + 1):
         raise ValueError(
             f"values: expected shape {[*rewards.shape[:-1], rewards.shape[-1] + 1]} (one more "
-            f"step than rewards {list(rewards.shape)}: the bootstrap value), got {list(values.shape)}"
+            f"step than rewards {list(rewards.shape)}: the bootstrap value), "
+            f"got {list(values.shape)}"
         )
     if values.device != rewards.device:
-        raise ValueError(f"values: expected device {rewards.device} (as rewards), got {values.device}")
+        raise ValueError(
+            f"values: expected device {rewards.device} (as rewards), got {values.device}"
+        )
     check_finite("rewards", rewards)
     check_finite("values", values)
     with torch.no_grad():
@@ -386,8 +390,9 @@ def quantile_huber_loss(
 
     $L_\kappa$ is the Huber loss with threshold $\kappa$ ($\tfrac12 u^2$ inside, $\kappa(|u| -
     \tfrac12\kappa)$ outside). `kappa=0` is the plain quantile (pinball) loss
-    $|\tau - \mathbb 1\{u<0\}|\,|u|$. Each predicted $\theta_i$ is pulled to the $\tau_i$-quantile of
-    the target samples; the default $\tau_i = \frac{2i + 1}{2N}$ are the quantile midpoints.
+    $|\tau - \mathbb 1\{u<0\}|\,|u|$. Each predicted $\theta_i$ is pulled to the
+    $\tau_i$-quantile of the target samples; the default $\tau_i = \frac{2i + 1}{2N}$ are
+    the quantile midpoints.
     The targets (e.g. $r + \gamma\,\theta'_j(s', a^*)$) are detached.
 
     Args:
@@ -414,7 +419,9 @@ def quantile_huber_loss(
     _float("target", target)
     sizes = check_shapes(quantiles=(quantiles, "B N"), target=(target, "B M"))
     if target.device != quantiles.device:
-        raise ValueError(f"target: expected device {quantiles.device} (as quantiles), got {target.device}")
+        raise ValueError(
+            f"target: expected device {quantiles.device} (as quantiles), got {target.device}"
+        )
     n = sizes["N"]
     if taus is None:
         taus = (torch.arange(n, dtype=quantiles.dtype, device=quantiles.device) + 0.5) / n
@@ -587,7 +594,9 @@ def sac_temperature_loss(
     check_number("target_entropy", target_entropy)
     _float("log_alpha", log_alpha)
     if log_alpha.numel() != 1:
-        raise ValueError(f"log_alpha: expected a one-element tensor, got shape {list(log_alpha.shape)}")
+        raise ValueError(
+            f"log_alpha: expected a one-element tensor, got shape {list(log_alpha.shape)}"
+        )
     _float("log_probs", log_probs)
     check_finite("log_alpha", log_alpha)
     check_finite("log_probs", log_probs, always=False)
