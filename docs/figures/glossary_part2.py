@@ -174,7 +174,7 @@ def figure_grpo_token_weights():
     ax.set(xscale="log", yscale="log", xticks=lengths[:4], xticklabels=[str(n) for n in lengths[:4]],
            xlabel="completion length (tokens)", ylabel="gradient weight of one token",
            title="GRPO normalisations: 'grpo' gives long answers' tokens less weight")
-    ax.minorticks_off()
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig
@@ -212,7 +212,7 @@ def figure_psro_exploitability():
     fig, ax = plt.subplots(figsize=(6.8, 3.8))
     for label, solver, color in solvers:
         exploitability, _ = ma["psro"](game, solver, 12)
-        ax.plot(range(1, 13), np.maximum(exploitability, 1e-3), marker="o", color=color, lw=2, label=label)
+        ax.plot(range(1, 13), np.maximum(exploitability, 1e-6), marker="o", color=color, lw=2, label=label)
     ax.set(yscale="log", xlabel="PSRO iteration (population size grows by at most 1)",
            ylabel="exploitability", title="40-strategy game: skill plus a cycle")
     ax.legend(frameon=False, fontsize=9)
