@@ -416,6 +416,9 @@ def test_sac_gradcheck_and_errors():
     assert torch.autograd.gradcheck(lambda a, b: L.sac_actor_loss(a, b, alpha=0.3), (logp, q))
     r, nq, nl = torch.randn(3, 4, dtype=torch.float64, generator=g)
     assert torch.autograd.gradcheck(lambda a: L.sac_critic_loss(a, r, nq, nl), (q,))
+    log_alpha = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda a: L.sac_temperature_loss(a, logp.detach(), target_entropy=-2.0), (log_alpha,))
     with pytest.raises(ValueError, match="alpha"):
         L.sac_actor_loss(logp, q, alpha=-0.1)
     with pytest.raises(ValueError, match="alpha"):
