@@ -243,7 +243,10 @@ def test_glossary_index_lists_every_question_with_its_difficulty():
         for text, level in questions:
             slug = slugify(text.replace("`", "").replace("*", ""), "-")
             row = f"]({page.name}#{slug}) | {level} |"
-            assert row in index, f"index.md lacks {page.name}: {text!r} ({level})"
+            assert row in index, (
+                f"docs/glossary/index.md lacks {page.name}: {text!r}; add the row "
+                f"| [{text}]({page.name}#{slug}) | {level} | under the page's table"
+            )
             total += 1
     # ... and lists nothing that is not a question of a page.
     assert index.count(".md#") == total
