@@ -18,7 +18,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from docs_pages import DOCS, ROOT, collect, mkdocs_config, pages, relative, snippets_config
 
 spec = importlib.util.spec_from_file_location("lossbook_notebooks_hook", DOCS / "hooks" / "notebooks.py")
@@ -135,7 +134,7 @@ def test_prose_works_outside_the_site(page):
     assert "--8<--" not in prose and "<!--pytest" not in prose
     assert not re.search(r"\]\((?!https?://|#)[^)]*\)", prose), "a relative link is left"
     assert not re.search(r"\]\[lossbook\.", prose), "an API cross-reference is left unresolved"
-    assert not re.search(r"^\s*(===|!!!|\?\?\?)", prose, re.M), "a tab or admonition is left"
+    assert not re.search(r"^\s*(===|!!!|\?\?\?)", prose, re.MULTILINE), "a tab or admonition is left"
 
 
 def test_cells_follow_the_page():

@@ -30,7 +30,7 @@ MARKER = re.compile(r"^<!--[-\s]*pytest-codeblocks:(?P<keyword>[\w-]+)[-\s]*-->$
 PYTEST_COMMENT = re.compile(r"^<!--[-\s]*(pytest-codeblocks:|pytest\.mark\.).*-->$")
 LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?P<title>\s+\"[^\"]*\")?\)")
 AUTOREF = re.compile(r"\[(?P<text>[^\]]+)\]\[(?P<ident>lossbook(?:\.\w+)*)\]|\[(?P<bare>lossbook(?:\.\w+)*)\]\[\]")
-ATTR_LIST = re.compile(r"(?<=\))\{[^}\n]*\}|[ \t]*\{[ \t]*#[\w-]+[ \t]*\}[ \t]*$", re.M)
+ATTR_LIST = re.compile(r"(?<=\))\{[^}\n]*\}|[ \t]*\{[ \t]*#[\w-]+[ \t]*\}[ \t]*$", re.MULTILINE)
 EMOJI = re.compile(r":(?:material|octicons|fontawesome|simple)-[\w-]+:\s?")
 
 
@@ -100,7 +100,7 @@ def flatten_containers(lines: list[str]) -> list[str]:
 
 def _site_path(page_src: str, target: str) -> str | None:
     """The site-relative URL of a relative link from ``page_src`` (None: leave it alone)."""
-    if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith(("/", "//")):
+    if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE) or target.startswith(("/", "//")):
         return None
     path, _, anchor = target.partition("#")
     if not path:
@@ -158,7 +158,7 @@ def _markdown_cell(lines: list[str]) -> dict | None:
 
 
 def _code_cell(code: str, *, cont: bool, bash: bool) -> dict:
-    code = code[:-1] if code.endswith("\n") else code
+    code = code.removesuffix("\n")
     if bash:
         code = "%%bash\n" + code
     metadata = {"lossbook": {"cont": True}} if cont else {}

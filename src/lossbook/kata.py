@@ -20,6 +20,7 @@ import copy
 import difflib
 import importlib.util
 import inspect
+import itertools
 import linecache
 import math
 import signal
@@ -37,15 +38,15 @@ import torch
 from . import classification, trajectory
 
 __all__ = [
+    "KATAS",
+    "LESSONS",
+    "SITE_URL",
     "Case",
     "CaseResult",
     "CheckReport",
     "Kata",
     "KataError",
     "Mistake",
-    "KATAS",
-    "LESSONS",
-    "SITE_URL",
     "by_lesson",
     "check",
     "get",
@@ -466,14 +467,17 @@ class CheckReport:
             return "\n".join(lines)
         failed = [r for r in self.results if not r.passed]
         if not failed:
-            lines += ["", f"All {len(self.results)} cases pass. Well done: now write it again"
-                      " tomorrow, from memory."]
+            done = f"All {len(self.results)} cases pass. Well done: now write it again tomorrow,"
+            lines += ["", done + " from memory."]
             return "\n".join(lines)
         first = failed[0]
         lines += ["", f"First failure: {first.name}", textwrap.indent(first.detail, "  ")]
         lesson = f"; the lesson: {k.lesson_url}" if k.lesson else ""
-        lines += ["", f"{len(failed)} of {len(self.results)} cases failed."
-                  f" `lossbook kata show {k.name}` repeats the task{lesson}"]
+        summary = (
+            f"{len(failed)} of {len(self.results)} cases failed."
+            f" `lossbook kata show {k.name}` repeats the task{lesson}"
+        )
+        lines += ["", summary]
         return "\n".join(lines)
 
 
@@ -489,7 +493,7 @@ def _case_failure(kata: Kata, case: Case, problem: str, got: object | None, args
             try:
                 torch.manual_seed(0)  # the stream both calls saw
                 wrong = _structure(mistake.compute(*[_fresh(a, False) for a in args]))
-            except Exception:  # noqa: BLE001 - a diagnosis that does not apply is skipped
+            except Exception:  # noqa: BLE001, S112 - a diagnosis that does not apply is skipped
                 continue
             if _compare(wrong, got, kata.rtol, kata.atol, "output") is None:
                 lines.append(_wrap(f"This is a common mistake: {mistake.message}"))
@@ -1773,7 +1777,7 @@ def _overfit_reference(model, x, y, loss_fn, steps, lr):
 
 def _mlp(g: torch.Generator, sizes: Sequence[int], *, dropout: float = 0.0) -> torch.nn.Module:
     layers: list[torch.nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         if i:
             layers.append(torch.nn.ReLU())
             if dropout:
