@@ -967,8 +967,9 @@ _register(
             "output:      [] scalar",
         ),
         hint=(
-            "err[b, k] = ((pred - target[:, None]) ** 2).sum(-1).mean(-1); winner = argmin over k;"
-            " gather the winner's error; F.cross_entropy(mode_logits, winner)."
+            "Score every mode by its error against the logged future, pick the best mode per"
+            " sample (the choice itself has no gradient), regress only that mode, and train the"
+            " mode scores as a classifier whose label is the winner."
         ),
         library="lossbook.wta_trajectory_loss",
         reference=_wta_reference,
@@ -1055,8 +1056,9 @@ _register(
             "output:          [] scalar",
         ),
         hint=(
-            "log N(y; mu, s) = -0.5 z^2 - log s - 0.5 log(2 pi) with z = (y - mu) / s; sum over"
-            " steps and coordinates, add log_softmax(mode_logits), logsumexp over modes."
+            "Work with log-probabilities throughout: a mode's log-likelihood is a sum of Gaussian"
+            " log-densities over steps and coordinates, and mixing the modes is a logsumexp of"
+            " log weight plus log-likelihood."
         ),
         library="lossbook.mixture_nll",
         reference=_mixture_reference,
