@@ -116,3 +116,17 @@ def test_training_is_memoised_and_frozen(model):
     assert train_toy_trajectory_model(seed=0) is model
     assert not any(p.requires_grad for p in model.parameters())
     assert isinstance(model, ToyTrajectoryModel)
+
+
+def test_parameterization_option():
+    with pytest.raises(ValueError, match="parameterization"):
+        train_toy_trajectory_model(seed=0, parameterization="score")
+    # an untrained eps-model's eps() is its raw output; an x0-model's goes through eps_from_x0
+    x, t, c = torch.randn(3, 16), torch.tensor([0, 50, 99]), toy_condition(3)
+    eps_model = ToyTrajectoryModel(parameterization="eps")
+    torch.testing.assert_close(eps_model.eps(x, t, c), eps_model(x, t, c))
+    x0_model = ToyTrajectoryModel(parameterization="x0")
+    ab = x0_model.alphas_cumprod
+    a = ab[t][:, None]  # float64, as the library computes its coefficients
+    expected = (x.double() - a.sqrt() * x0_model(x, t, c).double()) / (1 - a).sqrt()
+    torch.testing.assert_close(x0_model.eps(x, t, c).double(), expected, rtol=1e-5, atol=1e-5)

@@ -33,8 +33,15 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from ._checks import check_number, check_tensor
-from .diffusion import alphas_cumprod, cosine_beta_schedule, ddpm_sample, diffusion_loss, eps_from_v
+from ._checks import check_choice, check_number, check_tensor
+from .diffusion import (
+    alphas_cumprod,
+    cosine_beta_schedule,
+    ddpm_sample,
+    diffusion_loss,
+    eps_from_v,
+    eps_from_x0,
+)
 from .trajectory import wta_trajectory_loss
 
 __all__ = [
@@ -201,19 +208,23 @@ def _mlp(d_in: int, d_out: int, hidden: int, layers: int) -> nn.Sequential:
 
 
 class ToyTrajectoryModel(nn.Module):
-    r"""Conditional trajectory DDPM: an MLP predicts $v$ from $(x_t, t, \text{cond})$.
+    r"""Conditional trajectory DDPM: an MLP predicts $v$ (by default) from
+    $(x_t, t, \text{cond})$.
 
     Trajectories are flattened to 16 numbers and standardised per coordinate (`mean`, `std`)
     before diffusion; `sample` returns metres. The timestep enters as sin / cos features of
     $t/T$ at four frequencies, concatenated with the noisy trajectory and the condition.
-    `forward` returns the $v$ prediction it was trained on; `eps` converts it to the noise
-    prediction the DDPM step uses ([eps_from_v][lossbook.diffusion.eps_from_v]).
+    `forward` returns the prediction it was trained on (`parameterization`: `"v"`, `"eps"` or
+    `"x0"`); `eps` converts it to the noise prediction the DDPM step uses
+    ([eps_from_v][lossbook.diffusion.eps_from_v], [eps_from_x0][lossbook.diffusion.eps_from_x0]).
     """
 
-    def __init__(self, *, hidden: int = 128, T: int = 100) -> None:
+    def __init__(self, *, hidden: int = 128, T: int = 100, parameterization: str = "v") -> None:
         super().__init__()
+        check_choice("parameterization", parameterization, ("eps", "x0", "v"))
         d = STEPS * 2
         self.T = T
+        self.parameterization = parameterization
         self.net = _mlp(d + 8 + _COND, d, hidden, 2)
         self.register_buffer("freq", torch.exp(torch.linspace(0.0, math.log(50.0), 4)))
         self.register_buffer("alphas_cumprod", alphas_cumprod(cosine_beta_schedule(T)))
@@ -221,13 +232,18 @@ class ToyTrajectoryModel(nn.Module):
         self.register_buffer("std", torch.ones(d))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """The $v$ prediction for noisy standardised futures `x` `[B, 16]`, steps `t` `[B]`."""
+        """The raw prediction for noisy standardised futures `x` `[B, 16]`, steps `t` `[B]`."""
         phase = t.to(x.dtype)[:, None] / self.T * self.freq
         return self.net(torch.cat([x, torch.sin(phase), torch.cos(phase), cond], dim=-1))
 
     def eps(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """The noise prediction implied by the $v$ prediction."""
-        return eps_from_v(x, t, self(x, t, cond), self.alphas_cumprod)
+        """The noise prediction implied by the model's prediction."""
+        out = self(x, t, cond)
+        if self.parameterization == "eps":
+            return out
+        if self.parameterization == "x0":
+            return eps_from_x0(x, t, out, self.alphas_cumprod)
+        return eps_from_v(x, t, out, self.alphas_cumprod)
 
     def normalize(self, future: torch.Tensor) -> torch.Tensor:
         """Futures in metres `[B, 8, 2]` to the standardised `[B, 16]` the model diffuses."""
@@ -282,19 +298,21 @@ def _frozen(model: nn.Module) -> nn.Module:
 
 @functools.lru_cache(maxsize=4)
 def train_toy_trajectory_model(
-    *, seed: int = 0, steps: int = 2000, n_data: int = 20_000
+    *, seed: int = 0, steps: int = 2000, n_data: int = 20_000, parameterization: str = "v"
 ) -> ToyTrajectoryModel:
     """Train the conditional trajectory DDPM on `toy_intersection` data (a few seconds on CPU).
 
     Each step draws a batch of 256 logged futures, hides the route of half of them (so the same
     network learns the route-unknown model used by classifier-free guidance) and takes an Adam
-    step on [diffusion_loss][lossbook.diffusion.diffusion_loss] with `parameterization="v"`
-    (one-cycle learning rate, peak 3e-3). Memoised per argument set within the process.
+    step on [diffusion_loss][lossbook.diffusion.diffusion_loss] (one-cycle learning rate,
+    peak 3e-3). Memoised per argument set within the process.
 
     Args:
         seed: seeds the data, the initial weights and the training randomness.
         steps: optimiser steps.
         n_data: size of the generated training set.
+        parameterization: what the network predicts, `"v"` (the default, used by the lesson),
+            `"eps"` or `"x0"`.
 
     Example:
         >>> model = train_toy_trajectory_model(seed=0)
@@ -302,10 +320,11 @@ def train_toy_trajectory_model(
         >>> futures.shape
         torch.Size([1000, 8, 2])
     """
+    check_choice("parameterization", parameterization, ("eps", "x0", "v"))
     data = toy_intersection(n_data, seed=seed)
     with _one_thread():
         torch.manual_seed(seed)
-        model = ToyTrajectoryModel()
+        model = ToyTrajectoryModel(parameterization=parameterization)
         flat = data["future"].reshape(n_data, -1)
         model.mean.copy_(flat.mean(0))
         model.std.copy_(flat.std(0).clamp_min(0.05))
@@ -323,7 +342,7 @@ def train_toy_trajectory_model(
                 x_all[idx],
                 model.alphas_cumprod,
                 cond=cond,
-                parameterization="v",
+                parameterization=parameterization,
                 generator=gen,
             )
             opt.zero_grad(set_to_none=True)
