@@ -198,7 +198,7 @@ class Visit:
         self.page.on("response", self._response)
 
     def _local(self, url: str) -> bool:
-        return url.startswith(self.base) or url.startswith(("data:", "blob:", "about:"))
+        return url.startswith((self.base, "data:", "blob:", "about:"))
 
     def _route(self, route):
         if self._local(route.request.url):
@@ -290,7 +290,7 @@ CODE_JS = r"""() => [...document.querySelectorAll('.md-content pre:has(> code)')
 
 # Make an element visible as a reader would: open the collapsible blocks around it and select
 # the content tab that holds it.
-REVEAL_JS = """(el) => {
+REVEAL = """(el) => {
   const chain = [];
   for (let node = el; node; node = node.parentElement) chain.unshift(node);
   for (const node of chain) {
@@ -304,6 +304,22 @@ REVEAL_JS = """(el) => {
   }
 }"""
 
+# Click the copy button of every code block after the first (the first gets a real mouse click)
+# and read back what landed on the clipboard.
+COPY_REST_JS = """async (sentinel) => {
+  const reveal = %REVEAL%;
+  const copied = [];
+  const blocks = [...document.querySelectorAll('.md-content pre:has(> code)')];
+  for (const pre of blocks.slice(1)) {
+    reveal(pre);
+    await navigator.clipboard.writeText(sentinel);
+    pre.querySelector('[data-md-type="copy"], .md-clipboard').click();
+    await new Promise((done) => setTimeout(done, 0));
+    copied.push(await navigator.clipboard.readText());
+  }
+  return copied;
+}""".replace("%REVEAL%", REVEAL)
+
 H1_JS = """() => {
   const h1 = document.querySelector('.md-content h1');
   if (!h1) return null;
@@ -315,8 +331,8 @@ H1_JS = """() => {
 
 def built_h1(html: str) -> str:
     """The text of a built page's <h1>, without its permalink."""
-    inner = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1)
-    inner = re.sub(r'<a class="headerlink".*?</a>', "", inner, flags=re.S)
+    inner = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.DOTALL).group(1)
+    inner = re.sub(r'<a class="headerlink".*?</a>', "", inner, flags=re.DOTALL)
     return unescape(re.sub(r"<[^>]+>", "", inner)).strip()
 
 
@@ -382,12 +398,16 @@ def check_copy_buttons(page, site_page: SitePage, where: str) -> list[tuple[str,
     tested = collect(site_page.source)  # the blocks as tests/test_docs.py runs them
     fences = source_fences(expand(site_page.source.read_text(encoding="utf-8")))
     runnable: list[tuple[str, str | None]] = []
-    for index, block in enumerate(blocks):
-        pre = page.locator(".md-content pre:has(> code)").nth(index)
-        pre.evaluate(REVEAL_JS)
+    copied_texts = []
+    if blocks:  # the first block: a real click, as a reader's
+        pre = page.locator(".md-content pre:has(> code)").first
+        pre.evaluate(REVEAL)
         page.evaluate("(text) => navigator.clipboard.writeText(text)", SENTINEL)
         pre.locator('[data-md-type="copy"], .md-clipboard').click()
-        copied = page.evaluate("() => navigator.clipboard.readText()").rstrip("\n")
+        copied_texts.append(page.evaluate("() => navigator.clipboard.readText()"))
+        copied_texts += page.evaluate(COPY_REST_JS, SENTINEL)
+    for index, (block, copied) in enumerate(zip(blocks, copied_texts, strict=True)):
+        copied = copied.rstrip("\n")
         label = f"{where}: code block {index + 1} {block['text'][:50]!r}"
         assert copied != SENTINEL, f"{label}: the copy button copied nothing"
         assert copied == block["text"].rstrip("\n"), f"{label}: the copied text differs from the block shown"
@@ -478,7 +498,7 @@ def check_tabs(page, where: str) -> int:
     sets = page.locator(".md-content .tabbed-set")
     for s in range(sets.count()):
         tab_set = sets.nth(s)
-        tab_set.evaluate(REVEAL_JS)
+        tab_set.evaluate(REVEAL)
         labels = tab_set.locator(":scope > .tabbed-labels > label")
         blocks = tab_set.locator(":scope > .tabbed-content > .tabbed-block")
         assert labels.count() == blocks.count() >= 2, f"{where}: tab set {s + 1} is malformed"

@@ -29,7 +29,7 @@ def load(path: Path = WORKFLOW) -> dict:
 def makefile_site_dir() -> str:
     """The folder `make build` writes the site to (its --site-dir)."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
-    recipe = re.search(r"^build:.*\n((?:\t.*\n)+)", text, re.M)
+    recipe = re.search(r"^build:.*\n((?:\t.*\n)+)", text, re.MULTILINE)
     assert recipe, "the Makefile has no build target"
     site_dir = re.search(r"--site-dir\s+(\S+)", recipe.group(1))
     assert site_dir, "make build does not name its --site-dir"
@@ -144,7 +144,7 @@ def test_a_broken_workflow_is_caught(how):
 
 def test_readme_documents_the_deployment():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = re.search(r"^## Deployment\n(.*?)(?=^## |\Z)", readme, re.S | re.M)
+    section = re.search(r"^## Deployment\n(.*?)(?=^## |\Z)", readme, re.DOTALL | re.MULTILINE)
     assert section, "README.md has no Deployment section"
     text = section.group(1)
     assert "GitHub Pages" in text and ".github/workflows/pages.yml" in text

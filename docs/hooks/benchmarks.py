@@ -31,7 +31,7 @@ def _read(path: Path) -> dict | None:
 
 
 def _when(stamp: str) -> str:
-    moment = datetime.datetime.fromisoformat(stamp).astimezone(datetime.timezone.utc)
+    moment = datetime.datetime.fromisoformat(stamp).astimezone(datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 

@@ -17,9 +17,16 @@ _BLOCK = re.compile(r'<div class="arithmatex">\s*\\\[(.+?)\\\]\s*</div>', re.S)
 
 # Standard LaTeX that latex2mathml leaves in the output as literal text ("\\arg"): rewritten to
 # forms it renders. \arg\min becomes one operator "arg min" with its limits, as in TeX.
+# After \big, \Big, \bigl, ... latex2mathml only knows delimiters written as characters.
+_DELIMITERS = {"lVert": "‖", "rVert": "‖", "Vert": "‖", "|": "‖", "lvert": "|", "rvert": "|", "vert": "|",
+               "langle": "⟨", "rangle": "⟩", "{": "{", "}": "}", "lbrace": "{", "rbrace": "}",
+               "lfloor": "⌊", "rfloor": "⌋", "lceil": "⌈", "rceil": "⌉"}
 _MACROS = [
     (re.compile(r"\\arg\s*\\(min|max)(?![A-Za-z])"), r"\\arg\1"),
     (re.compile(r"\\(arg|sgn)(?![A-Za-z])"), r"\\operatorname{\1}"),
+    (re.compile(r"(\\[bB]igg?[lrm]?)\s*\\(lVert|rVert|Vert|\||lvert|rvert|vert|langle|rangle|\{|\}|lbrace|rbrace"
+                r"|lfloor|rfloor|lceil|rceil)(?![A-Za-z])"), lambda m: m[1] + _DELIMITERS[m[2]]),
+    (re.compile(r"\\text\{([^{}]*)\}"), lambda m: r"\text{" + m[1].replace(r"\_", "_") + "}"),
 ]
 
 
