@@ -737,6 +737,15 @@ def test_a_file_that_cannot_be_checked_gives_one_clear_message(source, message, 
     assert "Traceback" not in err and len(err.splitlines()) <= 6, err
 
 
+def test_a_helper_module_next_to_the_file_can_be_imported(tmp_path):
+    write(tmp_path, "import torch.nn.functional as F\n\n\ndef ce(logits, target, w):\n"
+                    "    return F.cross_entropy(logits, target, weight=w)\n", "helpers.py")
+    path = write(tmp_path, "from helpers import ce\n\n\ndef weighted_cross_entropy(logits, target, class_weights):\n"
+                           "    return ce(logits, target, class_weights)\n")
+    assert kata.check("weighted_cross_entropy", path).ok
+    assert str(tmp_path) not in sys.path
+
+
 def test_a_directory_is_not_a_file(tmp_path, capsys):
     code, _, err = run_cli(capsys, "kata", "check", "focal_loss", str(tmp_path))
     assert code == 2 and "not a file" in err

@@ -8,8 +8,11 @@ the site, and every lesson page of the built site links to a notebook that is th
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
+import os
 import posixpath
 import re
 import sys
@@ -135,6 +138,37 @@ def test_prose_works_outside_the_site(page):
     assert not re.search(r"\]\((?!https?://|#)[^)]*\)", prose), "a relative link is left"
     assert not re.search(r"\]\[lossbook\.", prose), "an API cross-reference is left unresolved"
     assert not re.search(r"^\s*(===|!!!|\?\?\?)", prose, re.MULTILINE), "a tab or admonition is left"
+
+
+RUN_ALL = os.environ.get("LOSSBOOK_RUN_NOTEBOOKS", "") not in ("", "0")
+EXECUTED = WITH_CODE if RUN_ALL else [p for p in WITH_CODE if p.name == "debugging.md"]
+
+
+@pytest.mark.parametrize("page", EXECUTED, ids=relative)
+def test_the_notebook_runs_top_to_bottom_in_one_kernel(page):
+    """Run as a reader would: every cell in order, one shared namespace, outputs as shown.
+
+    The docs tests run each block on its own; a notebook shares state between cells, so this
+    catches a cell that breaks a later one. One lesson by default (LOSSBOOK_RUN_NOTEBOOKS=1: all).
+    """
+    from lossbook.kata import _one_thread  # small tensors: one thread, no contention
+
+    nb = hook.build_notebook(page, src_uri(page), config())
+    namespace = {"__name__": "__main__"}
+    with _one_thread():
+        _run_cells(nb, namespace, page)
+
+
+def _run_cells(nb: dict, namespace: dict, page: Path) -> None:
+    for number, cell in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+        code = "".join(cell["source"])
+        if code.startswith("%%bash"):
+            continue
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, f"<{relative(page)} cell {number}>", "exec"), namespace)  # noqa: S102
+        if cell["outputs"]:
+            assert squeeze(out.getvalue()) == squeeze("".join(cell["outputs"][0]["text"])), code
 
 
 def test_cells_follow_the_page():

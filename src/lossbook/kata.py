@@ -268,6 +268,7 @@ def load_function(path: str | Path, name: str, *, kata: str | None = None) -> Ca
     module = importlib.util.module_from_spec(spec)
     module.__file__ = str(path)
     sys.modules[module_name] = module  # dataclasses and typing look the module up
+    sys.path.insert(0, str(path.parent))  # as `python file.py` would: sibling imports work
     try:
         with _time_limit(CALL_TIMEOUT_S):
             exec(code, module.__dict__)  # noqa: S102 - the reader's own file, run on purpose
@@ -279,6 +280,8 @@ def load_function(path: str | Path, name: str, *, kata: str | None = None) -> Ca
         ) from None
     finally:
         sys.modules.pop(module_name, None)
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(path.parent))
 
     function = module.__dict__.get(name)
     if function is None or not callable(function):
