@@ -703,6 +703,17 @@ def test_a_wrong_solution_fails_with_a_useful_message(name, source, case, messag
     assert "Hint:" in first and "Traceback" not in text
 
 
+def test_a_one_element_tensor_is_not_a_scalar(tmp_path):
+    path = write(tmp_path, """
+        import torch.nn.functional as F
+
+        def weighted_cross_entropy(logits, target, class_weights):
+            return F.cross_entropy(logits, target, weight=class_weights).reshape(1)
+    """)
+    text = flat(kata.check("weighted_cross_entropy", path).render())
+    assert "expected shape [] (a scalar), got shape [1] (a one-element tensor" in text
+
+
 def test_check_cli_exit_status_and_report(tmp_path, capsys):
     bad = write(tmp_path, BUGGY[0].values[1])
     code, out, err = run_cli(capsys, "kata", "check", "focal_loss", str(bad))

@@ -384,7 +384,9 @@ def _compare(want: object, got: object, rtol: float, atol: float, what: str) -> 
         return f"{what}: expected a tensor or a number, got {type(got).__name__}"
     if tuple(got.shape) != tuple(want.shape):
         extra = ""
-        if want.ndim == 0 and got.ndim == 1:
+        if want.ndim == 0 and got.numel() == 1:
+            extra = " (a one-element tensor: return a 0-dim scalar, e.g. with .squeeze())"
+        elif want.ndim == 0 and got.ndim == 1:
             extra = " (one value per sample: reduce it, e.g. with .mean())"
         elif got.ndim == 0 and want.ndim >= 1:
             extra = " (a single number: keep one value per element, do not reduce)"
