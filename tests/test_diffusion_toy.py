@@ -13,6 +13,9 @@ from lossbook import (
 )
 from lossbook.diffusion_toy import MODES, ToyTrajectoryModel
 
+# Same worker as the lesson's blocks: the toy model is trained once per process and reused.
+pytestmark = pytest.mark.xdist_group("docs/diffusion-for-simulation.md")
+
 STRAIGHT, LEFT, STOP, OTHER = range(4)
 
 

@@ -13,6 +13,8 @@ def _params():
     for page in pages():
         for block in collect(page):
             marks = [eval(mark, {"pytest": pytest}) for mark in block.marks]  # noqa: S307
+            # A page's blocks share one worker: what one block trains or imports, the next reuses.
+            marks.append(pytest.mark.xdist_group(block.page))
             yield pytest.param(block, id=block.id, marks=marks)
 
 

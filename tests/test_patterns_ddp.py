@@ -9,6 +9,9 @@ import pytest
 
 from lossbook.patterns import ddp_demo
 
+# One worker runs the module, so the 2-process run happens once per test session.
+pytestmark = pytest.mark.xdist_group("ddp")
+
 
 @pytest.fixture(scope="module")
 def result():
