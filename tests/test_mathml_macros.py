@@ -1,0 +1,40 @@
+"""Standard LaTeX that latex2mathml alone leaves as literal text is rewritten by the math hook."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+HOOK = Path(__file__).resolve().parent.parent / "docs" / "hooks" / "mathml.py"
+spec = importlib.util.spec_from_file_location("lossbook_hook_mathml", HOOK)
+mathml = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mathml)
+
+
+def _text(latex: str) -> str:
+    return re.sub(r"<[^>]+>", "", mathml.to_mathml(latex, display=True))
+
+
+@pytest.mark.parametrize(("latex", "shown"), [
+    (r"k^* = \arg\min_k e_k", "arg&#x02009;min"),
+    (r"\arg\max_a Q(s, a)", "arg&#x02009;max"),
+    (r"\arg z", "arg"),
+    (r"\sgn(x)", "sgn"),
+    (r"\big\lVert x \big\rVert_2^2", "‖x‖"),
+    (r"\Bigl\langle x, y \Bigr\rangle", "⟨x"),
+    (r"\bigg\| x \bigg\|", "‖x‖"),
+    (r"\Big\{ x \Big\}", "{x}"),
+    (r"\text{global\_valid\_seqs}", "global_valid_seqs"),
+])
+def test_no_latex_command_is_left_in_the_output(latex, shown):
+    text = _text(latex)
+    assert "\\" not in text, text
+    assert shown in text
+
+
+def test_plain_latex2mathml_leaves_them_raw():
+    """The rewrites are needed: without them the reader would see the commands."""
+    from latex2mathml.converter import convert
+    for latex in (r"\arg\min_k e_k", r"\big\lVert x \big\rVert", r"\text{a\_b}"):
+        assert "\\" in re.sub(r"<[^>]+>", "", convert(latex))
