@@ -58,7 +58,7 @@ def figure_benchmark_ratios(results: list[dict] | None = None):
     ratio_axis.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ratio_axis.xaxis.set_minor_formatter(NullFormatter())
     ratio_axis.set_yticks(list(rows), names)
-    ratio_axis.set_xlabel("time ratio, ours / reference (log; < 1 is faster; black tick: target)")
+    ratio_axis.set_xlabel("time ratio, ours / reference\n(log scale; < 1 is faster; black tick: target)")
     if has_memory:
         memory_axis = axes[0][1]
         ours = [r.get("ours_peak_mb") or 0.0 for r in results]
@@ -68,7 +68,7 @@ def figure_benchmark_ratios(results: list[dict] | None = None):
         for y, r in zip(rows, results, strict=True):
             if r.get("ours_peak_mb") is None:
                 memory_axis.text(0, y, "  not measured", va="center", fontsize=9, color=NEUTRAL)
-        memory_axis.set_xlabel("extra peak memory of one step (MB)")
+        memory_axis.set_xlabel("extra peak memory\nof one step (MB)")
         memory_axis.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=9, frameon=False)
     figure.tight_layout()
     return figure
