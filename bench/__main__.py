@@ -36,7 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", default="", help="only cases whose name contains this")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="torch intra-op threads (default 1: on a shared machine, multi-threaded kernels"
+        " stall whenever another process holds a core, and the ratios become noise)",
+    )
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     results = []
     for path in sorted(HERE.glob("bench_*.py")):
