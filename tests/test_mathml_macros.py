@@ -26,6 +26,7 @@ def _text(latex: str) -> str:
     (r"\bigg\| x \bigg\|", "‖x‖"),
     (r"\Big\{ x \Big\}", "{x}"),
     (r"\text{global\_valid\_seqs}", "global_valid_seqs"),
+    ("\\min(a,\\\n b)", "a&#x0002C;&#x000A0;b"),  # backslash-newline: a control space
 ])
 def test_no_latex_command_is_left_in_the_output(latex, shown):
     text = _text(latex)
@@ -33,8 +34,12 @@ def test_no_latex_command_is_left_in_the_output(latex, shown):
     assert shown in text
 
 
+def test_a_line_break_stays_a_line_break():
+    assert "\\" not in _text("a \\\\\n b") and _text("a \\\\\n b") == _text(r"a \\ b")
+
+
 def test_plain_latex2mathml_leaves_them_raw():
     """The rewrites are needed: without them the reader would see the commands."""
     from latex2mathml.converter import convert
-    for latex in (r"\arg\min_k e_k", r"\big\lVert x \big\rVert", r"\text{a\_b}"):
+    for latex in (r"\arg\min_k e_k", r"\big\lVert x \big\rVert", r"\text{a\_b}", "a,\\\nb"):
         assert "\\" in re.sub(r"<[^>]+>", "", convert(latex))

@@ -27,6 +27,8 @@ _MACROS = [
     (re.compile(r"(\\[bB]igg?[lrm]?)\s*\\(lVert|rVert|Vert|\||lvert|rvert|vert|langle|rangle|\{|\}|lbrace|rbrace"
                 r"|lfloor|rfloor|lceil|rceil)(?![A-Za-z])"), lambda m: m[1] + _DELIMITERS[m[2]]),
     (re.compile(r"\\text\{([^{}]*)\}"), lambda m: r"\text{" + m[1].replace(r"\_", "_") + "}"),
+    # A backslash ending a source line is TeX's control space ("\ "), not a line break ("\\").
+    (re.compile(r"(?<!\\)((?:\\\\)*)\\\n"), lambda m: m[1] + "\\ "),
 ]
 
 
