@@ -314,19 +314,28 @@ REVEAL = """(el) => {
 
 # Click the copy button of every code block after the first (the first gets a real mouse click)
 # and read back what landed on the clipboard.
+READ_CLIPBOARD_JS = """async (sentinel) => {
+  let text = sentinel;
+  for (let wait = 0; text === sentinel && wait < 100; wait++) {  // copying may be asynchronous
+    await new Promise((done) => setTimeout(done, wait ? 20 : 0));
+    text = await navigator.clipboard.readText();
+  }
+  return text;
+}"""
+
 COPY_REST_JS = """async (sentinel) => {
   const reveal = %REVEAL%;
+  const readClipboard = %READ%;
   const copied = [];
   const blocks = [...document.querySelectorAll('.md-content pre:has(> code)')];
   for (const pre of blocks.slice(1)) {
     reveal(pre);
     await navigator.clipboard.writeText(sentinel);
     pre.querySelector('[data-md-type="copy"], .md-clipboard').click();
-    await new Promise((done) => setTimeout(done, 0));
-    copied.push(await navigator.clipboard.readText());
+    copied.push(await readClipboard(sentinel));
   }
   return copied;
-}""".replace("%REVEAL%", REVEAL)
+}""".replace("%REVEAL%", REVEAL).replace("%READ%", READ_CLIPBOARD_JS)
 
 H1_JS = """() => {
   const h1 = document.querySelector('.md-content h1');
@@ -412,7 +421,7 @@ def check_copy_buttons(page, site_page: SitePage, where: str) -> list[tuple[str,
         pre.evaluate(REVEAL)
         page.evaluate("(text) => navigator.clipboard.writeText(text)", SENTINEL)
         pre.locator('[data-md-type="copy"], .md-clipboard').click()
-        copied_texts.append(page.evaluate("() => navigator.clipboard.readText()"))
+        copied_texts.append(page.evaluate(READ_CLIPBOARD_JS, SENTINEL))
         copied_texts += page.evaluate(COPY_REST_JS, SENTINEL)
     for index, (block, copied) in enumerate(zip(blocks, copied_texts, strict=True)):
         copied = copied.rstrip("\n")
