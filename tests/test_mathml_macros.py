@@ -43,3 +43,21 @@ def test_plain_latex2mathml_leaves_them_raw():
     from latex2mathml.converter import convert
     for latex in (r"\arg\min_k e_k", r"\big\lVert x \big\rVert", r"\text{a\_b}", "a,\\\nb"):
         assert "\\" in re.sub(r"<[^>]+>", "", convert(latex))
+
+
+THIN = '<mspace width="0.1667em"></mspace>'
+
+
+@pytest.mark.parametrize(("latex", "spaced"), [
+    (r"-\log p_y", f"<mi>log</mi>{THIN}<msub>"),
+    (r"\mathbb{E}\log p", f"<mi>&#x1D53C;</mi>{THIN}<mi>log</mi>{THIN}<mi>p</mi>"),
+    (r"\log\sigma(x)", f"<mi>log</mi>{THIN}<mi>&#x003C3;</mi>"),
+])
+def test_function_names_get_tex_thin_spaces(latex, spaced):
+    assert spaced in mathml.to_mathml(latex, display=False)
+
+
+@pytest.mark.parametrize("latex", [r"\log(1 + x)", r"\exp(-x)", r"\log_2 x", r"\log^2 x"])
+def test_no_space_before_a_parenthesis_or_inside_a_script(latex):
+    """\\log(x) stays tight, as in TeX, and msub/msup keep exactly their two children."""
+    assert THIN not in mathml.to_mathml(latex, display=False)

@@ -32,11 +32,23 @@ _MACROS = [
 ]
 
 
+# TeX sets a thin space between a function name (\log, \exp, ...) and its argument, and
+# between it and a preceding factor; latex2mathml emits a bare <mi>, which browsers set tight
+# ("logp"). Add those spaces, except next to an operator or a parenthesis (<mo>).
+_FUNCTION = r"<mi>(?:log|ln|lg|exp|sin|cos|tan|cot|sec|csc|sinh|cosh|tanh|arcsin|arccos|arctan|det|dim|ker|deg|gcd|Pr)</mi>"
+_THIN = '<mspace width="0.1667em"></mspace>'
+_NOT_A_BASE = "".join(f"(?<!<{tag}>)" for tag in ("msub", "msup", "msubsup", "munder", "mover", "munderover"))
+_SPACE_AFTER = re.compile(rf"{_NOT_A_BASE}({_FUNCTION})(?=<(?!mo[ >]|/))")
+_SPACE_BEFORE = re.compile(rf"(</(?:mi|mn|msub|msup|msubsup|mover|munder|mfrac|msqrt)>)({_FUNCTION})")
+
+
 def to_mathml(latex: str, *, display: bool) -> str:
     latex = html.unescape(latex).strip()
     for pattern, replacement in _MACROS:
         latex = pattern.sub(replacement, latex)
-    return convert(latex, display="block" if display else "inline")
+    mathml = convert(latex, display="block" if display else "inline")
+    mathml = _SPACE_BEFORE.sub(lambda m: m[1] + _THIN + m[2], mathml)
+    return _SPACE_AFTER.sub(lambda m: m[1] + _THIN, mathml)
 
 
 def render_math(content: str, where: str = "page") -> str:
