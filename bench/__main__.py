@@ -35,7 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("-k", default="", help="only cases whose name contains this")
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    parser.add_argument(
+        "--output", type=Path, default=None,
+        help="where to write the results (default: bench/results.json for a full run; a run"
+        " filtered with -k writes nothing unless --output is given, so it cannot replace the"
+        " published results with a subset)",
+    )
     parser.add_argument(
         "--threads", type=int, default=1,
         help="torch intra-op threads (default 1: on a shared machine, multi-threaded kernels"
@@ -60,13 +65,15 @@ def main(argv: list[str] | None = None) -> int:
                     f" (target <= {case.target:.2f}){mem}",
                     flush=True,
                 )
+    output = args.output or (None if args.k else HERE / "results.json")
     report = {
         "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "results": [r.as_dict() for r in results],
     }
-    args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.output.relative_to(Path.cwd()) if args.output.is_relative_to(Path.cwd()) else args.output}")
+    if output is not None:
+        output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {output}")
     return 0 if all(r.ok for r in results) else 1
 
 

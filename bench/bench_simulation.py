@@ -56,9 +56,9 @@ def pair_loop():
 
 
 CASES = [
-    Case(f"collision A={A} T={T}", "lossbook.collision", "per-pair Python loop", collision,
+    Case(f"collision A={A} T={T} vs pair loop", "lossbook.collision", "per-pair Python loop", collision,
          pair_loop, 0.1, memory=False),
-    Case(f"collision A={A} T={T}", "lossbook.collision (closed-form SAT)",
+    Case(f"collision A={A} T={T} vs corner SAT", "lossbook.collision (closed-form SAT)",
          "corner-projection SAT, all pairs", collision, corner_projection_all_pairs, 0.5,
          memory=False),
 ]

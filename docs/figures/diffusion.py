@@ -117,11 +117,13 @@ def figure_diffusion_reverse_paths():
     )
     path = path[:, :, 0].numpy()  # [T + 1, N], from pure noise to the sample
     steps = np.arange(999, -2, -1)  # the timestep each row was produced at (-1: final)
+    keep = np.r_[0 : len(steps) : 10, len(steps) - 1]  # every 10th step: the SVG stays light
+    path, steps = path[keep], steps[keep]
     right = final[:, 0].numpy() > 0
     fig, (ax, hist) = plt.subplots(
         1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 1]}, sharey=True
     )
-    for i in range(60):
+    for i in range(40):
         ax.plot(steps, path[:, i], lw=0.6, alpha=0.6, color="#ff7f0e" if right[i] else "#1f77b4")
     ax.invert_xaxis()
     ax.set(

@@ -119,7 +119,7 @@ def figure_l1_l2_geometry():
         "L1 ball  |w₁| + |w₂| ≤ 1": circle / circle.abs().sum(1, keepdim=True),
         "L2 ball  w₁² + w₂² ≤ 1": circle,
     }
-    grid = torch.linspace(-1.6, 3.0, 201, dtype=torch.float64)
+    grid = torch.linspace(-1.6, 3.0, 121, dtype=torch.float64)
     gx, gy = torch.meshgrid(grid, grid, indexing="xy")
     levels = loss(torch.stack([gx, gy], -1).reshape(-1, 2)).reshape(gx.shape)
 
@@ -129,7 +129,7 @@ def figure_l1_l2_geometry():
         touching = loss(best[None]).item()  # the level set that touches the ball
         ax.contour(gx, gy, levels, levels=[0.05, 0.3, 0.8, 1.5, 2.5], colors="0.75", linewidths=0.8)
         ax.contour(gx, gy, levels, levels=[touching], colors="#d62728", linewidths=1.0)
-        ax.fill(boundary[:, 0], boundary[:, 1], color="#1f77b4", alpha=0.25)
+        ax.fill(boundary[::8, 0], boundary[::8, 1], color="#1f77b4", alpha=0.25)
         ax.plot(*w0, "k+", ms=10)
         ax.plot(*best, "o", color="#d62728", ms=7)
         ax.annotate(f"w* = ({best[0]:.2f}, {best[1]:.2f})", best, xytext=(10, -18),

@@ -42,11 +42,17 @@ _SPACE_AFTER = re.compile(rf"{_NOT_A_BASE}({_FUNCTION})(?=<(?!mo[ >]|/))")
 _SPACE_BEFORE = re.compile(rf"(</(?:mi|mn|msub|msup|msubsup|mover|munder|mfrac|msqrt)>)({_FUNCTION})")
 
 
+_UNRENDERED = re.compile(r">[^<]*?(\\[A-Za-z]+)")
+
+
 def to_mathml(latex: str, *, display: bool) -> str:
     latex = html.unescape(latex).strip()
     for pattern, replacement in _MACROS:
         latex = pattern.sub(replacement, latex)
     mathml = convert(latex, display="block" if display else "inline")
+    leftover = _UNRENDERED.search(mathml)
+    if leftover:  # latex2mathml passes commands it does not know through as text
+        raise ValueError(f"{leftover[1]} is not supported by latex2mathml")
     mathml = _SPACE_BEFORE.sub(lambda m: m[1] + _THIN + m[2], mathml)
     return _SPACE_AFTER.sub(lambda m: m[1] + _THIN, mathml)
 
