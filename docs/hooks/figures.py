@@ -76,6 +76,9 @@ def render_module(path: Path) -> list[tuple[str, str]]:
 
 
 def _worker(tasks, results) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # two workers on two cores
     while (path := tasks.get()) is not None:
         try:
             results.put((path, render_module(Path(path)), None))
@@ -90,9 +93,12 @@ def render_all() -> list[tuple[str, str]]:
     workers = min(2, os.cpu_count() or 1, len(paths))
     if workers < 2:
         return [item for path in paths for item in render_module(Path(path))]
+    import lossbook  # noqa: F401 - imported once here, inherited by both forked workers
+
     context = multiprocessing.get_context("fork")  # fork: no pickling of this hook's functions
     tasks, results = context.Queue(), context.Queue()
-    for path in paths + [None] * workers:
+    biggest_first = sorted(paths, key=lambda p: -Path(p).stat().st_size)  # longest jobs first
+    for path in biggest_first + [None] * workers:
         tasks.put(path)
     processes = [context.Process(target=_worker, args=(tasks, results)) for _ in range(workers)]
     for process in processes:
