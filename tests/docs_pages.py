@@ -149,9 +149,25 @@ def _python_failure(block: Block, filename: str, error: BaseException) -> str:
     )
 
 
+def scramble_global_rngs() -> None:
+    """Start every block from unpredictable global RNG states, as a reader's fresh interpreter
+    does: a block that prints random numbers without seeding then fails here too, instead of
+    passing by the luck of what ran before it in the same worker."""
+    import random
+
+    import numpy as np
+    import torch
+
+    seed = int.from_bytes(os.urandom(4), "little")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def run_block(block: Block) -> str:
     """Run one block as the reader would (python as __main__, bash in a shell); return stdout."""
     if block.syntax == "python":
+        scramble_global_rngs()
         filename = f"<{block.page}:{block.page_line}>"
         output = io.StringIO()
         namespace = {"__name__": "__main__", "__builtins__": __builtins__}
