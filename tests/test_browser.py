@@ -616,8 +616,10 @@ def test_search_finds_focal_and_lands_on_custom_losses(visit):
     page.evaluate("() => { window.__lossbookMarker = 'kept' }")
     results.nth(lesson_hits[0]).click()
     page.wait_for_url(re.compile(re.escape(tab.base + lesson.url)))
-    assert page.evaluate(H1_JS) == "Custom losses"
+    # instant loading updates the URL before it swaps the content: wait for the new title
+    page.wait_for_function(f"(title) => ({H1_JS})() === title", arg="Custom losses", timeout=15_000)
     assert page.evaluate("() => window.__lossbookMarker") == "kept", "the result link reloaded the page"
+    page.locator(".md-content mark").first.wait_for(timeout=15_000)
     marks = page.locator(".md-content mark").all_inner_texts()
     assert any("focal" in m.lower() for m in marks), f"the landing page does not highlight 'focal': {marks[:5]}"
     tab.assert_clean("search")
