@@ -20,7 +20,14 @@ from ._checks import (
     reduce,
 )
 
-__all__ = ["class_weights", "focal_loss", "sigmoid_focal_loss", "weighted_cross_entropy"]
+__all__ = [
+    "class_weights",
+    "focal_loss",
+    "label_smoothing_cross_entropy",
+    "multiclass_hinge_loss",
+    "sigmoid_focal_loss",
+    "weighted_cross_entropy",
+]
 
 
 def _check_logits_target(
@@ -274,9 +281,6 @@ def class_weights(
         weights = weights.clamp_max(max_weight)
     weights = weights.to(dtype)
     return weights
-
-
-__all__ += ["label_smoothing_cross_entropy", "multiclass_hinge_loss"]
 
 
 def label_smoothing_cross_entropy(
