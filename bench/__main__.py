@@ -7,6 +7,7 @@ when a ratio misses its target, so a regression is loud.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime
 import importlib
 import json
@@ -31,6 +32,20 @@ def machine() -> dict:
     }
 
 
+def steady_allocator() -> bool:
+    """Keep freed memory in the heap (glibc): without this every large tensor is a fresh mmap,
+    and first-touch page faults (zeroing 32 MB per allocation) swing a timing by 3-4x depending
+    on what ran before. Both sides of every ratio run under the same setting."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to do
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)) and bool(
+        libc.mallopt(m_trim_threshold, 1 << 30)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("-k", default="", help="only cases whose name contains this")
@@ -48,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    steady = steady_allocator()
     torch.manual_seed(0)
     results = []
     for path in sorted(HERE.glob("bench_*.py")):
@@ -68,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or (None if args.k else HERE / "results.json")
     report = {
         "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": machine() | {"steady_allocator": steady},
         "results": [r.as_dict() for r in results],
     }
     if output is not None:
