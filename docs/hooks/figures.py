@@ -66,7 +66,7 @@ def render_svg(function) -> str:
         figure = function()
         rasterize_dense(figure)
         buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", bbox_inches="tight", dpi=150, metadata={"Date": None})
+        figure.savefig(buffer, format="svg", bbox_inches="tight", dpi=100, metadata={"Date": None})
         plt.close(figure)
     return buffer.getvalue()
 
