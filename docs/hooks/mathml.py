@@ -10,6 +10,7 @@ import html
 import re
 
 from latex2mathml.converter import convert
+from mkdocs.exceptions import PluginError
 
 _INLINE = re.compile(r'<span class="arithmatex">\\\((.+?)\\\)</span>', re.S)
 _BLOCK = re.compile(r'<div class="arithmatex">\s*\\\[(.+?)\\\]\s*</div>', re.S)
@@ -44,9 +45,40 @@ _SPACE_BEFORE = re.compile(rf"(</(?:mi|mn|msub|msup|msubsup|mover|munder|mfrac|m
 
 _UNRENDERED = re.compile(r">[^<]*?(\\[A-Za-z]+)")
 
+# A LaTeX command typed in a string that is not raw loses its backslash to an escape: "\beta"
+# becomes a backspace + "eta", "\nabla" a newline + "abla", "\rVert" a carriage return + "Vert",
+# which editors and mkdocs (universal newlines) turn into a line break: that is how
+# diffusion-basics showed "Vert^2" as text. Control characters fail the build, and so does a line
+# of math that starts with what a "\n" or "\r" escape leaves of a command.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_ESCAPED_COMMAND = re.compile(r"\n[ ]*(abla|eq|eg|ot|otin|ewline|onumber|exists|mid|leq|geq|parallel"  # \n...
+                              r"|Vert|vert|ho|angle|ight(?:arrow)?|brace|floor|ceil)(?![A-Za-z])")  # \r...
+_ESCAPES = {"\r": r"\r", "\x07": r"\a", "\x08": r"\b", "\x0b": r"\v", "\x0c": r"\f", "\t": r"\t"}
+
+
+def check_escapes(text: str, where: str) -> None:
+    """Fail on what a lost backslash leaves behind: a control character, or a command's tail."""
+    for lineno, line in enumerate(text.split("\n"), 1):
+        bad = CONTROL.search(line)
+        if bad:
+            escape = _ESCAPES.get(bad[0], repr(bad[0]))
+            raise ValueError(f"{where}:{lineno}: control character {bad[0]!r} in {line.strip()!r}: a LaTeX "
+                             f"command typed in a non-raw string lost its backslash to the {escape} escape")
+
+
+def check_math_escapes(latex: str) -> None:
+    if "\t" in latex:
+        raise ValueError("a tab in math: a LaTeX command (\\theta, \\tau, \\text, ...) lost its backslash to \\t")
+    tail = _ESCAPED_COMMAND.search(latex)
+    if tail:
+        raise ValueError(f"a line of math starts with {tail[1]!r}: a command (\\n{tail[1]} or \\r{tail[1]}) lost its "
+                         "backslash to an escape that became a line break")
+
 
 def to_mathml(latex: str, *, display: bool) -> str:
     latex = html.unescape(latex).strip()
+    check_math_escapes(latex)
+    check_escapes(latex, "math")
     for pattern, replacement in _MACROS:
         latex = pattern.sub(replacement, latex)
     mathml = convert(latex, display="block" if display else "inline")
@@ -68,6 +100,18 @@ def render_math(content: str, where: str = "page") -> str:
 
     content = _BLOCK.sub(lambda m: replace(m, True), content)
     return _INLINE.sub(lambda m: replace(m, False), content)
+
+
+def on_page_markdown(markdown, page, config, files):
+    # mkdocs reads pages with universal newlines, turning a stray carriage return into a line
+    # break ("\rVert" showed as "Vert" on the next line): read the file's own bytes.
+    if page.file.abs_src_path:
+        raw = open(page.file.abs_src_path, encoding="utf-8", newline="").read()
+        try:
+            check_escapes(raw, page.file.src_uri)
+        except ValueError as error:
+            raise PluginError(str(error)) from error
+    return markdown
 
 
 def on_page_content(html_content, page, config, files):
