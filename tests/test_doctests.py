@@ -9,8 +9,10 @@ import torch
 
 import lossbook
 
+# walk_packages: the modules inside packages too (lossbook.patterns.losses...); a package's own
+# DocTestFinder skips what its __init__ only re-exports.
 MODULES = sorted(
-    name for _, name, _ in pkgutil.iter_modules(lossbook.__path__, "lossbook.") if "._" not in name
+    name for _, name, _ in pkgutil.walk_packages(lossbook.__path__, "lossbook.") if "._" not in name
 )
 
 
@@ -19,7 +21,14 @@ def test_docstring_examples(name):
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    globs = {"torch": torch, **{n: getattr(module, n) for n in getattr(module, "__all__", [])}}
+    # The public names of the module and, inside a package, of the package (what a reader
+    # imports: `from lossbook.patterns import NLLLoss`).
+    scopes = [module] if "." not in name[len("lossbook.") :] else [
+        importlib.import_module(name.rsplit(".", 1)[0]), module
+    ]
+    globs = {"torch": torch}
+    for scope in scopes:
+        globs.update({n: getattr(scope, n) for n in getattr(scope, "__all__", [])})
     for test in finder.find(module, name, globs=globs):
         runner.run(test)
     result = runner.summarize(verbose=False)
