@@ -46,6 +46,23 @@ def steady_allocator() -> bool:
     )
 
 
+def merge(published: dict, run: dict) -> dict:
+    """``published`` with the cases of ``run`` replaced (matched by name), each stamped with the
+    run's time and platform; a case new to ``published`` is appended. The run must match the
+    published settings (processor, CPUs, Python, torch, threads, allocator), or its ratios would
+    not compare with the others."""
+    keys = ("processor", "cpus", "python", "torch", "threads", "steady_allocator")
+    old, new = published.get("machine", {}), run["machine"]
+    differ = [k for k in keys if old.get(k) != new.get(k)]
+    if differ:
+        raise SystemExit(f"--update: this run's machine differs from the published one in {differ}:"
+                         " run the whole `make bench` instead")
+    stamp = {"measured_at": run["measured_at"], "platform": new.get("platform")}
+    fresh = {r["name"]: r | stamp for r in run["results"]}
+    results = [fresh.pop(r["name"], r) for r in published["results"]] + list(fresh.values())
+    return published | {"results": results}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("-k", default="", help="only cases whose name contains this")
@@ -55,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write the results (default: bench/results.json for a full run; a run"
         " filtered with -k writes nothing unless --output is given, so it cannot replace the"
         " published results with a subset)",
+    )
+    parser.add_argument(
+        "--update", action="store_true",
+        help="with -k: replace the matching cases in bench/results.json with this run's results"
+        " (each stamped with its own measured_at), keeping the other cases as they were",
     )
     parser.add_argument(
         "--threads", type=int, default=1,
@@ -81,12 +103,15 @@ def main(argv: list[str] | None = None) -> int:
                     f" (target <= {case.target:.2f}){mem}",
                     flush=True,
                 )
-    output = args.output or (None if args.k else HERE / "results.json")
+    output = args.output or (None if args.k and not args.update else HERE / "results.json")
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     report = {
-        "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": now,
         "machine": machine() | {"steady_allocator": steady},
         "results": [r.as_dict() for r in results],
     }
+    if args.update and args.k:
+        report = merge(json.loads(output.read_text(encoding="utf-8")), report)
     if output is not None:
         output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {output}")

@@ -55,17 +55,28 @@ def test_table_has_one_row_a_case_with_its_numbers_and_verdict():
     rows = _rows(hook.table(FAKE))
     assert len(rows) == 3
     fast, slow, naive = rows
-    assert fast[:3] == ["fast B=8", "`lossbook.fast`", "`F.fast`"]
-    assert fast[3:] == ["1.23", "2.47", "**0.50**", "≤ 1.10", "10.0 / 20.0", "✅"]
+    # the verdict next to the ratio: on a narrow screen it is not scrolled out of sight
+    assert fast == ["fast B=8", "**0.50**", "≤ 1.10", "✅", "`lossbook.fast` vs `F.fast`", "1.23 / 2.47",
+                    "10.0 / 20.0"]
     assert slow[0] == "slow / B=8"  # a pipe in a name must not split the row
-    assert slow[5:] == ["**1.50**", "≤ 1.20", "—", "❌ miss"]
-    assert naive[5:] == ["**3.00**", "—", "—", "for comparison"]
+    assert slow[1:4] == ["**1.50**", "≤ 1.20", "❌ miss"] and slow[6] == "—"
+    assert naive[1:4] == ["**3.00**", "—", "for comparison"]
 
 
 def test_measured_says_when_and_on_what_machine():
     text = hook.measured(FAKE)
     assert "2026-01-02 03:04 UTC" in text and "Linux-test-x86_64" in text
     assert "2 CPUs" in text and "torch 2.13.0+cpu" in text and "Python 3.11.7" in text
+    assert "2 torch threads" in text and "Re-measured" not in text
+    one = hook.measured(FAKE | {"machine": FAKE["machine"] | {"threads": 1}})
+    assert "1 torch thread)" in one
+
+
+def test_a_case_rerun_alone_is_dated_on_the_page():
+    again = dict(FAKE["results"][0], measured_at="2026-02-03T04:05:06+00:00")
+    text = hook.measured(FAKE | {"results": [again, *FAKE["results"][1:]]})
+    assert "Re-measured" in text and "`fast B=8` on 2026-02-03 04:05 UTC" in text
+    assert "slow" not in text.split("Re-measured")[1]
 
 
 def test_missing_results_say_which_command_makes_them():
@@ -125,3 +136,19 @@ def test_built_page_shows_the_last_run(built_site):
         assert f"{r['ratio']:.2f}" in text
     rows = re.findall(r"<tr>.*?</tr>", page, re.DOTALL)
     assert len(rows) - 1 >= len(results["results"])  # header row + one a case (+ the site table)
+
+
+def test_update_replaces_only_the_rerun_case():
+    from bench.__main__ import merge
+
+    run = {"measured_at": "2026-02-03T04:05:06+00:00", "machine": FAKE["machine"] | {"platform": "other"},
+           "results": [dict(FAKE["results"][1], ratio=1.0, ok=True)]}
+    merged = merge(FAKE, run)
+    assert merged["measured_at"] == FAKE["measured_at"] and merged["machine"] == FAKE["machine"]
+    assert [r["name"] for r in merged["results"]] == [r["name"] for r in FAKE["results"]]  # order kept
+    assert merged["results"][0] == FAKE["results"][0] and merged["results"][2] == FAKE["results"][2]
+    assert merged["results"][1]["ratio"] == 1.0
+    assert merged["results"][1]["measured_at"] == run["measured_at"]
+    assert merged["results"][1]["platform"] == "other"
+    with pytest.raises(SystemExit, match="threads"):
+        merge(FAKE, run | {"machine": run["machine"] | {"threads": 4}})

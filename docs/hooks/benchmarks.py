@@ -4,7 +4,8 @@
 a page places them with HTML comments, which this hook replaces before Markdown is rendered:
 
 - ``<!-- bench:measured -->``: when and on what machine ``bench/results.json`` was measured;
-- ``<!-- bench:table -->``: one row a comparison (times, ratio, target, peak memory, verdict);
+- ``<!-- bench:table -->``: one row a comparison (ratio, target and verdict first, then what is
+  compared, the times and the peak memory);
 - ``<!-- bench:site -->``: the site's build time and page weights from ``bench/site.json``.
 
 So the page always shows the last run: nothing is copied by hand. A missing file renders as a
@@ -55,20 +56,28 @@ def measured(results: dict | None) -> str:
     if results is None:
         return '!!! note "No results yet"\n    Run `make bench` to measure and fill this page.'
     m = results.get("machine", {})
-    threads = f", {m['threads']} torch threads" if m.get("threads") else ""
-    return (
+    threads = ""
+    if m.get("threads"):
+        threads = f", {m['threads']} torch thread{'' if m['threads'] == 1 else 's'}"
+    text = (
         f"Measured on **{_when(results['measured_at'])}** on {m.get('platform', 'an unknown machine')}"
         f" ({m.get('processor', '?')}, {m.get('cpus', '?')} CPUs{threads}), Python {m.get('python', '?')},"
         f" torch {m.get('torch', '?')}. Times are forward plus backward on CPU."
     )
+    again = [r for r in results.get("results", []) if r.get("measured_at")]
+    if again:  # cases re-run alone with `python -m bench -k NAME --update`
+        cases = "; ".join(f"{_code(r['name'])} on {_when(r['measured_at'])}" for r in again)
+        text += (f" Re-measured since, alone, with the same settings"
+                 f" (`python -m bench -k NAME --update`): {cases}.")
+    return text
 
 
 def table(results: dict | None) -> str:
     if results is None or not results.get("results"):
         return "*No benchmark results: run `make bench`.*"
     rows = [
-        "| Case | Ours | Reference | Ours (ms) | Reference (ms) | Ratio | Target | Peak MB ours / reference | |",
-        "|---|---|---|--:|--:|--:|--:|--:|:-:|",
+        "| Case | Ratio | Target | Verdict | Ours vs reference | ms, ours / reference | Peak MB, ours / reference |",
+        "|---|--:|--:|:-:|---|--:|--:|",
     ]
     for r in results["results"]:
         target = r.get("target")
@@ -76,8 +85,9 @@ def table(results: dict | None) -> str:
         verdict = ("✅" if r["ratio"] <= target else "❌ miss") if has_target else "for comparison"
         memory = "—" if r.get("ours_peak_mb") is None else f"{_mb(r['ours_peak_mb'])} / {_mb(r.get('reference_peak_mb'))}"
         rows.append(
-            f"| {r['name'].replace('|', '/')} | {_code(r['ours'])} | {_code(r['reference'])} | {_ms(r['ours_ms'])}"
-            f" | {_ms(r['reference_ms'])} | **{r['ratio']:.2f}** | {_target(target)} | {memory} | {verdict} |"
+            f"| {r['name'].replace('|', '/')} | **{r['ratio']:.2f}** | {_target(target)} | {verdict}"
+            f" | {_code(r['ours'])} vs {_code(r['reference'])} | {_ms(r['ours_ms'])} / {_ms(r['reference_ms'])}"
+            f" | {memory} |"
         )
     return "\n".join(rows)
 

@@ -119,6 +119,52 @@ def wta_trajectory_loss(
     return masked_reduce(reg + cls_weight * cls, count > 0, reduction)
 
 
+class _ModeLogLikelihood(torch.autograd.Function):
+    r"""$\sum_{t,d} w_t \big(-\tfrac12 z_{t,d}^2 - \log s_{t,d}\big)$ per sample and mode (the Laplace
+    form: $-|z| - \log s$), $z = (y - \mu)/s$, with a hand-written backward:
+    $\partial/\partial\mu = w z / s$ (Laplace: $w\,\mathrm{sign}(z)/s$) and
+    $\partial/\partial\log s = w (z^2 - 1)$ (Laplace: $w(|z| - 1)$).
+
+    Autograd through the same expression saves several $[B, K, T, 2]$ intermediates and walks
+    each one back; this saves two ($z$ and $1/s$) and makes fewer passes over memory (the
+    ``mixture_nll`` case of ``bench/``). Once differentiable: asking for a second derivative
+    raises an error instead of returning a wrong one.
+    """
+
+    @staticmethod
+    def forward(ctx, pred, log_scale, target, weight, gaussian):
+        inv_scale = torch.neg(log_scale).exp_()
+        z = torch.sub(target[:, None], pred).mul_(inv_scale)  # [B, K, T, 2]
+        distance = z.square() if gaussian else z.abs()
+        factor = 0.5 if gaussian else 1.0
+        if weight is None:
+            terms = torch.add(log_scale, distance, alpha=factor)
+        else:
+            terms = torch.addcmul(log_scale * weight, distance, weight, value=factor)
+        ctx.save_for_backward(z, inv_scale, weight)
+        ctx.gaussian = gaussian
+        # One reduction over the trailing (T, 2) block: a size-2 last dim alone is a slow CPU kernel.
+        return terms.sum(dim=(2, 3)).neg_()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        z, inv_scale, weight = ctx.saved_tensors
+        g = grad[:, :, None, None]
+        if weight is not None:
+            g = g * weight
+        grad_pred = grad_log_scale = grad_target = None
+        if ctx.needs_input_grad[1]:
+            grad_log_scale = (z.square() if ctx.gaussian else z.abs()).sub_(1).mul_(g)
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[2]:
+            slope = (z if ctx.gaussian else z.sign()).mul(inv_scale).mul_(g)  # d log_lik / d mu
+            if ctx.needs_input_grad[2]:
+                grad_target = slope.sum(dim=1).neg()
+            if ctx.needs_input_grad[0]:
+                grad_pred = slope
+        return grad_pred, grad_log_scale, grad_target, None, None
+
+
 def mixture_nll(
     pred: torch.Tensor,
     log_scale: torch.Tensor,
@@ -173,23 +219,17 @@ def mixture_nll(
     )
     check_finite("log_scale", log_scale, always=False)
 
-    # Negative log-density without its constant, reduced over the trailing (T, 2) block in one
-    # call per term (a size-2 last dimension reduced alone is a slow CPU kernel).
-    scaled = (target[:, None] - pred) * torch.exp(-log_scale)  # z, or (y - mu) / b
+    # Per-mode log-likelihood without its constant; forward and backward in a few fused passes.
     gaussian = distribution == "gaussian"
-    distance = scaled.square() if gaussian else scaled.abs()  # z^2 (halved after the sum) or |z|
-    factor = 0.5 if gaussian else 1.0
     constant = 0.5 * math.log(2 * math.pi) if gaussian else math.log(2.0)
+    weight = None if valid_steps is None else valid_steps[:, None, :, None]
+    log_lik = _ModeLogLikelihood.apply(pred, log_scale, target, weight, gaussian)  # [B, K]
     if valid_steps is None:
         count = None
-        steps = pred.shape[2]
-        log_lik = -(factor * distance.sum(dim=(2, 3)) + log_scale.sum(dim=(2, 3)))
-        log_lik = log_lik - constant * 2 * steps  # [B, K]
+        log_lik = log_lik - constant * 2 * pred.shape[2]
     else:
         count = valid_steps.sum(dim=1)
-        weight = valid_steps[:, None, :, None]
-        masked = torch.addcmul(log_scale * weight, distance, weight, value=factor)
-        log_lik = -masked.sum(dim=(2, 3)) - constant * 2 * count[:, None]  # [B, K]
+        log_lik = log_lik - constant * 2 * count[:, None]
     nll = -torch.logsumexp(F.log_softmax(mode_logits, dim=-1) + log_lik, dim=-1)
     if count is None:
         return reduce(nll, reduction)
