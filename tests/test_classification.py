@@ -193,37 +193,7 @@ def test_class_weights_limits_and_cap():
     assert capped.max().item() == 3.0
 
 
-# --- bad input --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "call, error, match",
-    [
-        (lambda: lossbook.focal_loss(LOGITS, TARGET[:, None]), ValueError, r"target: expected 1 dimensions"),
-        (lambda: lossbook.focal_loss(LOGITS, torch.tensor([0, 3])), ValueError, r"target: expected class indices in \[0, 2\]"),
-        (lambda: lossbook.focal_loss(LOGITS, TARGET.float()), TypeError, r"target: expected an integer tensor"),
-        (lambda: lossbook.focal_loss(LOGITS.long(), TARGET), TypeError, r"logits: expected a float"),
-        (lambda: lossbook.focal_loss(LOGITS, TARGET, gamma=-1.0), ValueError, r"gamma: expected a finite number in \[0"),
-        (lambda: lossbook.focal_loss(LOGITS, TARGET, reduction="avg"), ValueError, r"reduction: expected one of"),
-        (lambda: lossbook.focal_loss(LOGITS, TARGET, alpha=torch.ones(2)), ValueError, r"alpha: expected shape \[3\]"),
-        (lambda: lossbook.focal_loss(LOGITS, TARGET, alpha=-torch.ones(3)), ValueError, r"alpha: expected non-negative"),
-        (lambda: lossbook.focal_loss(LOGITS[:1], TARGET), ValueError, r"target: expected shape \[N\] with N=1"),
-        (lambda: lossbook.focal_loss(LOGITS.tolist(), TARGET), TypeError, r"logits: expected a torch.Tensor, got list"),
-        (lambda: lossbook.weighted_cross_entropy(LOGITS, TARGET, torch.tensor([1.0, float("nan"), 1.0])), ValueError, r"weight: contains 1 NaN"),
-        (lambda: lossbook.weighted_cross_entropy(LOGITS, TARGET, torch.ones(3, 1)), ValueError, r"weight: expected 1 dimensions"),
-        (lambda: lossbook.sigmoid_focal_loss(LOGITS, torch.ones(2, 1)), ValueError, r"target: expected the same shape as logits \[2, 3\], got \[2, 1\]"),
-        (lambda: lossbook.sigmoid_focal_loss(LOGITS, 2 * torch.ones(2, 3)), ValueError, r"target: expected values in \[0, 1\], got 2.0"),
-        (lambda: lossbook.sigmoid_focal_loss(LOGITS, torch.full((2, 3), float("nan"))), ValueError, r"target: expected values in \[0, 1\], got nan"),
-        (lambda: lossbook.sigmoid_focal_loss(LOGITS, torch.ones(2, 3), alpha=1.5), ValueError, r"alpha: expected a finite number"),
-        (lambda: lossbook.class_weights(torch.tensor([10, 0, 3])), ValueError, r"counts: expected a positive count.*classes \[1\]"),
-        (lambda: lossbook.class_weights(torch.tensor([10, 3]), scheme="log"), ValueError, r"scheme: expected one of"),
-        (lambda: lossbook.class_weights(torch.tensor([10, 3]), beta=1.0), ValueError, r"beta: expected a finite number in \[0, 1\)"),
-        (lambda: lossbook.class_weights(torch.tensor([10, 3]), max_weight=0), ValueError, r"max_weight"),
-    ],
-)
-def test_bad_input_is_a_clear_error(call, error, match):
-    with pytest.raises(error, match=match):
-        call()
+# --- debug mode (bad input in general: tests/opinfo/classification.py) ----------------------
 
 
 def test_nan_logits_are_caught_only_in_debug_mode():

@@ -91,22 +91,6 @@ def test_label_smoothing_extreme_logits_finite(dtype):
         torch.testing.assert_close(loss.detach(), ref)
 
 
-def test_label_smoothing_bad_inputs():
-    logits, target = _logits(4)
-    with pytest.raises(ValueError, match="smoothing"):
-        label_smoothing_cross_entropy(logits, target, smoothing=1.5)
-    with pytest.raises(TypeError, match="smoothing"):
-        label_smoothing_cross_entropy(logits, target, smoothing=None)
-    with pytest.raises(ValueError, match="target"):
-        label_smoothing_cross_entropy(logits, target.clone().fill_(5))
-    with pytest.raises(TypeError, match="target"):
-        label_smoothing_cross_entropy(logits, target.float())
-    with pytest.raises(ValueError, match="target"):
-        label_smoothing_cross_entropy(logits, target[:3])
-    with pytest.raises(ValueError, match="logits"):
-        label_smoothing_cross_entropy(logits[0], target)
-
-
 # ---------------------------------------------------------------- hinge
 
 
@@ -151,15 +135,3 @@ def test_hinge_extreme_logits_finite():
     loss = multiclass_hinge_loss(logits, torch.tensor([0, 0]))
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
-
-
-def test_hinge_bad_inputs():
-    logits, target = _logits(7)
-    with pytest.raises(ValueError, match="margin"):
-        multiclass_hinge_loss(logits, target, margin=0)
-    with pytest.raises(ValueError, match="p"):
-        multiclass_hinge_loss(logits, target, p=3)
-    with pytest.raises(ValueError, match="target"):
-        multiclass_hinge_loss(logits, torch.full_like(target, -100))
-    with pytest.raises(ValueError, match="target"):
-        multiclass_hinge_loss(logits, target[:, None])

@@ -12,6 +12,7 @@ keeps its speed. Cheap checks (targets, weights, masks) always run.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator, Sequence
 
@@ -48,6 +49,21 @@ def _shape(x: torch.Tensor) -> str:
     return "[" + ", ".join(str(s) for s in x.shape) + "]"
 
 
+def has_values(x: torch.Tensor) -> bool:
+    """Whether ``x`` holds values a check can read: not empty and not on the ``meta`` device.
+
+    A ``meta`` tensor has a shape, a dtype and a device but no data, so value checks (ranges,
+    NaN, class indices) skip it; shape, dtype and device checks still run.
+    """
+    return x.numel() > 0 and not x.is_meta
+
+
+def check_device(name: str, x: torch.Tensor, ref_name: str, ref: torch.Tensor) -> None:
+    """``x`` must live on the device of ``ref``."""
+    if x.device != ref.device:
+        raise ValueError(f"{name}: expected device {ref.device} (as {ref_name}), got {x.device}")
+
+
 def check_tensor(name: str, x: object, *, kind: str = "any") -> torch.Tensor:
     """``x`` must be a tensor; ``kind`` is ``"float"``, ``"int"``, ``"bool"``, ``"int_or_bool"``
     or ``"any"``."""
@@ -66,18 +82,27 @@ def check_tensor(name: str, x: object, *, kind: str = "any") -> torch.Tensor:
     return x
 
 
-def check_shapes(**specs: tuple[torch.Tensor | None, str]) -> dict[str, int]:
+def check_shapes(
+    *, nonempty: str = "", **specs: tuple[torch.Tensor | None, str]
+) -> dict[str, int]:
     """Match tensors against shape specs and return the bound sizes.
 
     Each keyword is ``argument_name=(tensor, "B K T 2")``. Letters bind a size on first use and
     must agree afterwards; digits are fixed sizes; ``*`` matches any single size. ``None`` tensors
-    are skipped. Raises ``ValueError`` naming the argument, the expected and the actual shape.
+    are skipped. The letters in ``nonempty`` (e.g. ``"B"``) must bind a size of at least 1. All
+    the tensors must share one device. Raises ``ValueError`` naming the argument, the expected
+    and the actual shape (or device).
     """
     sizes: dict[str, int] = {}
     bound_by: dict[str, str] = {}
+    first: tuple[str, torch.Tensor] | None = None
     for name, (x, spec) in specs.items():
         if x is None:
             continue
+        if first is None:
+            first = (name, x)
+        else:
+            check_device(name, x, *first)
         dims = spec.split()
         pretty = "[" + ", ".join(dims) + "]"
         if x.ndim != len(dims):
@@ -98,6 +123,11 @@ def check_shapes(**specs: tuple[torch.Tensor | None, str]) -> dict[str, int]:
             else:
                 sizes[dim] = size
                 bound_by.setdefault(dim, name)
+                if size == 0 and dim in nonempty:
+                    raise ValueError(
+                        f"{name}: expected a non-empty batch ({dim} >= 1) {pretty}, got shape"
+                        f" {_shape(x)}"
+                    )
     return sizes
 
 
@@ -108,10 +138,12 @@ def check_same_shape(name: str, x: torch.Tensor, ref_name: str, ref: torch.Tenso
             f"{name}: expected the same shape as {ref_name} {_shape(ref)}, got {_shape(x)}"
             " (no broadcasting)"
         )
+    check_device(name, x, ref_name, ref)
 
 
 def check_reduction(reduction: str) -> str:
-    if reduction not in REDUCTIONS:
+    """``reduction`` must be ``"mean"``, ``"sum"`` or ``"none"``."""
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
     return reduction
 
@@ -134,7 +166,7 @@ def check_number(
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
     value = float(value)
-    ok = value == value and abs(value) != float("inf")
+    ok = math.isfinite(value)
     if low is not None:
         ok = ok and (value >= low if low_inclusive else value > low)
     if high is not None:
@@ -148,7 +180,7 @@ def check_number(
 
 def check_finite(name: str, x: torch.Tensor, *, always: bool = True) -> None:
     """No NaN / Inf in ``x``. With ``always=False`` the check runs only in debug mode."""
-    if (always or _debug) and x.numel() and not bool(torch.isfinite(x).all()):
+    if (always or _debug) and has_values(x) and not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{name}: contains {bad} NaN or Inf value(s)")
 
@@ -157,7 +189,7 @@ def check_range(
     name: str, x: torch.Tensor, low: float, high: float, *, what: str = "values"
 ) -> None:
     """All entries in the closed interval [low, high] (NaN fails)."""
-    if x.numel() and not bool(((x >= low) & (x <= high)).all()):
+    if has_values(x) and not bool(((x >= low) & (x <= high)).all()):
         bad = x[~((x >= low) & (x <= high))]
         raise ValueError(
             f"{name}: expected {what} in [{low:g}, {high:g}], got {bad[0].item()!r}"
@@ -170,6 +202,8 @@ def check_class_targets(
 ) -> None:
     """Integer class indices in [0, num_classes), ``ignore_index`` allowed."""
     check_tensor(name, target, kind="int")
+    if not has_values(target):
+        return
     valid = target if ignore_index is None else target[target != ignore_index]
     if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= num_classes):
         bad = valid[(valid < 0) | (valid >= num_classes)][0].item()
@@ -180,7 +214,10 @@ def check_class_targets(
 
 
 def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
-    """Apply ``reduction`` ("mean" | "sum" | "none") to a per-element loss."""
+    """Apply ``reduction`` ("mean" | "sum" | "none") to a per-element loss; any other value is
+    an error here too, so a caller that forgot :func:`check_reduction` cannot return the
+    unreduced loss by mistake."""
+    check_reduction(reduction)
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -194,6 +231,7 @@ def masked_reduce(loss: torch.Tensor, valid: torch.Tensor, reduction: str) -> to
     Invalid samples contribute 0 (also under ``"none"``); ``"mean"`` divides by the number of
     valid samples and is exactly 0, not NaN, when there is none.
     """
+    check_reduction(reduction)
     loss = torch.where(valid, loss, torch.zeros((), dtype=loss.dtype, device=loss.device))
     if reduction == "mean":
         return loss.sum() / valid.sum().clamp_min(1)

@@ -17,6 +17,7 @@ from ._checks import (
     check_same_shape,
     check_shapes,
     check_tensor,
+    has_values,
     reduce,
 )
 
@@ -35,7 +36,7 @@ def _check_logits_target(
 ) -> int:
     check_tensor("logits", logits, kind="float")
     check_tensor("target", target, kind="int")
-    sizes = check_shapes(logits=(logits, "N C"), target=(target, "N"))
+    sizes = check_shapes(logits=(logits, "N C"), target=(target, "N"), nonempty="NC")
     check_class_targets("target", target, sizes["C"], ignore_index=ignore_index)
     check_finite("logits", logits, always=False)
     return sizes["C"]
@@ -43,12 +44,10 @@ def _check_logits_target(
 
 def _check_class_weight(name: str, weight: torch.Tensor, num_classes: int, logits: torch.Tensor):
     check_tensor(name, weight, kind="float")
-    check_shapes(**{name: (weight, str(num_classes))})
+    check_shapes(logits=(logits, "N C"), **{name: (weight, str(num_classes))})
     check_finite(name, weight)
-    if bool((weight < 0).any()):
+    if has_values(weight) and bool((weight < 0).any()):
         raise ValueError(f"{name}: expected non-negative class weights, got {weight.tolist()}")
-    if weight.device != logits.device:
-        raise ValueError(f"{name}: expected device {logits.device} (as logits), got {weight.device}")
     return weight.to(logits.dtype)
 
 
@@ -205,6 +204,8 @@ def sigmoid_focal_loss(
     check_tensor("logits", logits, kind="float")
     check_tensor("target", target, kind="float")
     check_same_shape("target", target, "logits", logits)
+    if logits.numel() == 0:
+        raise ValueError(f"logits: expected at least one element, got shape {list(logits.shape)}")
     check_range("target", target, 0.0, 1.0)
     check_finite("logits", logits, always=False)
 
@@ -260,11 +261,11 @@ def class_weights(
     if max_weight is not None:
         check_number("max_weight", max_weight, low=0.0, low_inclusive=False)
     check_tensor("counts", counts)
-    check_shapes(counts=(counts, "C"))
+    check_shapes(counts=(counts, "C"), nonempty="C")
     dtype = counts.dtype if counts.is_floating_point() else torch.get_default_dtype()
     n = counts.to(torch.float64)  # computed in float64: beta near 1 needs the digits
     check_finite("counts", n)
-    if bool((n <= 0).any()):
+    if has_values(n) and bool((n <= 0).any()):
         missing = torch.nonzero(n <= 0).flatten().tolist()
         raise ValueError(
             f"counts: expected a positive count for every class, got {counts.tolist()}"

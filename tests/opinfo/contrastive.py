@@ -1,0 +1,3 @@
+"""lossbook.contrastive."""
+
+ENTRIES = []

@@ -1,0 +1,3 @@
+"""lossbook.patterns."""
+
+ENTRIES = []

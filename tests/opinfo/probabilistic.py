@@ -1,0 +1,3 @@
+"""lossbook.probabilistic."""
+
+ENTRIES = []

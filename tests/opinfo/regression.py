@@ -1,0 +1,3 @@
+"""lossbook.regression."""
+
+ENTRIES = []

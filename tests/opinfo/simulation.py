@@ -1,0 +1,3 @@
+"""lossbook.simulation."""
+
+ENTRIES = []
