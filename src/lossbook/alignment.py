@@ -117,15 +117,19 @@ def dpo_loss(
         - \Big(\log\frac{\pi_\theta(y_l)}{\pi_{\text{ref}}(y_l)}\Big)$$
 
     - `"sigmoid"` (DPO): $\ell = -\log\sigma(\beta h)$; with `label_smoothing` $\varepsilon$
-      (conservative DPO, preferences flipped with probability $\varepsilon$):
+      (conservative DPO, Mitchell 2023: preferences flipped with probability $\varepsilon$):
       $-(1-\varepsilon)\log\sigma(\beta h) - \varepsilon\log\sigma(-\beta h)$.
     - `"ipo"` (Azar et al. 2023): $\ell = \big(h - \tfrac{1}{2\beta}\big)^2$, which regresses the
       margin to a finite target instead of pushing it to infinity.
-    - `"hinge"` (SLiC): $\ell = \max(0,\, 1 - \beta h)$.
+    - `"hinge"` (RSO's "hinge-norm", Liu et al. 2023, a reference-normalised form of SLiC's
+      hinge): $\ell = \max(0,\, 1 - \beta h)$.
 
-    These are TRL's formulas. $\beta r = \beta\log\frac{\pi_\theta}{\pi_{\text{ref}}}$ is the
-    implicit reward; at $h = 0$ (policy equal to the reference) DPO's loss is $\log 2$. The IPO
-    paper uses length-averaged log-probabilities; pass those for IPO if you follow it (TRL does).
+    The hinge and IPO formulas are those of TRL v1.9.0's `DPOTrainer`; the label-smoothed sigmoid
+    is TRL v0.19.0's. $\beta r = \beta\log\frac{\pi_\theta}{\pi_{\text{ref}}}$ is the implicit
+    reward; at $h = 0$ (policy equal to the reference) DPO's loss is $\log 2$. TRL v1.9.0 divides
+    the IPO log-ratios by the completion length (its code notes that the IPO paper does not
+    discuss this and that the authors confirmed their results used it); pass length-averaged
+    log-probabilities for `"ipo"` to do the same.
 
     Args:
         policy_chosen_logps: $\log\pi_\theta(y_w \mid x)$, summed over the completion's tokens.
@@ -210,9 +214,9 @@ def kto_loss(
     \log\pi_{\text{ref}}(y' \mid x))\big)$ is a detached batch estimate of the KL between policy
     and reference, computed on **mismatched** pairs $(x, y')$ (TRL shifts the completions by one
     within the batch). Without `kl_policy_logps` / `kl_ref_logps`, $z = 0$. The weights
-    $\lambda_D, \lambda_U$ rebalance unequal numbers of good and bad examples (the paper aims for
-    $\lambda_D n_D / (\lambda_U n_U) \in [1, 4/3]$). `"mean"` is the plain mean of the weighted
-    per-example losses, as in TRL.
+    $\lambda_D, \lambda_U$ rebalance unequal numbers of good and bad examples (the paper keeps
+    $\lambda_D n_D / (\lambda_U n_U)$ at or a little above 1). `"mean"` is the plain mean of the
+    weighted per-example losses, as in TRL.
 
     Args:
         policy_logps: $\log\pi_\theta(y \mid x)$ of each completion (summed over tokens).
