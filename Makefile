@@ -8,13 +8,19 @@ export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: serve build test bench bench-site clean
 
+# uv installs from its cache in seconds (pip re-downloads and re-unpacks everything each time).
+UV := $(BIN)/uv
+WHEELS := $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
+
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	# torch first and pinned: on these machines 2.13.0 is a local CPU wheel;
-	# an open range would pull several GB of CUDA packages.
-	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[docs,test]'
+	$(BIN)/python -m pip install -q $$(grep '^uv==' requirements.lock)
+	# torch first and pinned: on these machines 2.13.0 is a local CPU wheel, in the folder pip is
+	# configured to look in; elsewhere pip fetches it with its own settings (the Pages workflow
+	# points it at the CPU index). An open range would pull several GB of CUDA packages.
+	$(UV) pip install -q --python $(BIN)/python --no-index --no-deps $(if $(WHEELS),--find-links $(WHEELS)) \
+	    torch==2.13.0 || $(BIN)/python -m pip install -q torch==2.13.0
+	$(UV) pip install -q --python $(BIN)/python -c requirements.lock -e '.[docs,test]'
 	touch $(STAMP)
 
 serve: $(STAMP)
