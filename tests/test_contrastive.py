@@ -106,28 +106,6 @@ def test_info_nce_extreme_temperature_finite(dtype):
     assert loss.dtype == torch.float32 and torch.isfinite(loss) and torch.isfinite(q.grad).all()
 
 
-def test_info_nce_bad_inputs():
-    q, k = _emb(7)
-    with pytest.raises(ValueError, match="key"):
-        info_nce(q, k[:4])
-    with pytest.raises(ValueError, match="key"):
-        info_nce(q, k[:, :3])
-    with pytest.raises(ValueError, match="query"):
-        info_nce(q[0], k)
-    with pytest.raises(ValueError, match="temperature"):
-        info_nce(q, k, temperature=0.0)
-    with pytest.raises(ValueError, match="temperature"):
-        info_nce(q, k, temperature=torch.tensor([0.1]))
-    with pytest.raises(ValueError, match="temperature"):
-        info_nce(q, k, temperature=torch.tensor(-1.0))
-    with pytest.raises(ValueError, match="negatives"):
-        info_nce(q, k, negatives=torch.randn(3, 5))
-    with pytest.raises(ValueError, match="symmetric"):
-        info_nce(q, k, negatives=torch.randn(3, 4), symmetric=True)
-    with pytest.raises(TypeError, match="query"):
-        info_nce(q.long(), k)
-
-
 # ---------------------------------------------------------------- triplet
 
 
@@ -166,18 +144,6 @@ def test_triplet_identical_points_finite_gradient():
     assert torch.isfinite(a.grad).all()
 
 
-def test_triplet_bad_inputs():
-    a, pos, neg = _emb(10, n=3)
-    with pytest.raises(ValueError, match="negative"):
-        triplet_loss(a, pos, neg[:3])
-    with pytest.raises(ValueError, match="positive"):
-        triplet_loss(a, pos[:, None], neg)
-    with pytest.raises(ValueError, match="margin"):
-        triplet_loss(a, pos, neg, margin=-1.0)
-    with pytest.raises(ValueError, match="p"):
-        triplet_loss(a, pos, neg, p=0)
-
-
 # ---------------------------------------------------------------- pairwise contrastive
 
 
@@ -211,18 +177,6 @@ def test_pairwise_contrastive_gradcheck():
     x1.requires_grad_(True)
     y = torch.tensor([1, 0, 1, 0, 1, 0])
     assert torch.autograd.gradcheck(lambda a: pairwise_contrastive_loss(a, x2, y, margin=3.0), (x1,))
-
-
-def test_pairwise_contrastive_bad_inputs():
-    x1, x2 = _emb(13)
-    with pytest.raises(ValueError, match="similar"):
-        pairwise_contrastive_loss(x1, x2, torch.tensor([0, 2, 1, 0, 0, 0, 0, 0]))
-    with pytest.raises(TypeError, match="similar"):
-        pairwise_contrastive_loss(x1, x2, torch.zeros(8))
-    with pytest.raises(ValueError, match="similar"):
-        pairwise_contrastive_loss(x1, x2, torch.zeros(7, dtype=torch.long))
-    with pytest.raises(ValueError, match="x2"):
-        pairwise_contrastive_loss(x1, x2[:, :2], torch.zeros(8, dtype=torch.long))
 
 
 # ---------------------------------------------------------------- VICReg
@@ -287,18 +241,6 @@ def test_vicreg_collapsed_gradient_finite():
     z = torch.zeros(4, 3, requires_grad=True)
     vicreg_loss(z, z.detach()).backward()
     assert torch.isfinite(z.grad).all()
-
-
-def test_vicreg_bad_inputs():
-    za, zb = _emb(16)
-    with pytest.raises(ValueError, match="z_a.*at least 2"):
-        vicreg_loss(za[:1], zb[:1])
-    with pytest.raises(ValueError, match="z_b"):
-        vicreg_loss(za, zb[:, :2])
-    with pytest.raises(ValueError, match="gamma"):
-        vicreg_loss(za, zb, gamma=0.0)
-    with pytest.raises(ValueError, match="var_weight"):
-        vicreg_loss(za, zb, var_weight=-1.0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -87,18 +87,6 @@ def test_kl_gradcheck():
     assert torch.autograd.gradcheck(kl_divergence, (p, q))
 
 
-def test_kl_bad_inputs():
-    p, q = _logits(3)
-    with pytest.raises(ValueError, match="logits_q"):
-        kl_divergence(p, q[:, :5])
-    with pytest.raises(ValueError, match="logits_p"):
-        kl_divergence(torch.tensor(1.0), torch.tensor(1.0))
-    with pytest.raises(TypeError, match="logits_q"):
-        kl_divergence(p, q.long())
-    with pytest.raises(ValueError, match="reduction"):
-        kl_divergence(p, q, reduction="batchmean")
-
-
 # ---------------------------------------------------------------- Gaussian KL
 
 
@@ -136,13 +124,6 @@ def test_gaussian_kl_gradcheck_and_extremes():
     assert torch.isfinite(loss) and torch.isfinite(big.grad).all()
     half = gaussian_kl(torch.zeros(2, 3, dtype=torch.bfloat16), torch.ones(2, 3, dtype=torch.bfloat16))
     assert abs(half.item() - 1.5 * (math.e - 2)) < 2e-2
-
-
-def test_gaussian_kl_bad_inputs():
-    with pytest.raises(ValueError, match="logvar"):
-        gaussian_kl(torch.zeros(2, 3), torch.zeros(2, 1))
-    with pytest.raises(ValueError, match="mu"):
-        gaussian_kl(torch.zeros(3), torch.zeros(3))
 
 
 # ---------------------------------------------------------------- ELBO
@@ -192,20 +173,3 @@ def test_elbo_gradcheck_and_extreme_logits():
     loss = elbo_loss(r, torch.tensor([[0.0, 1.0]]), torch.zeros(1, 2), torch.zeros(1, 2))
     loss.backward()
     assert loss.item() == 2e4 and torch.isfinite(r.grad).all()
-
-
-def test_elbo_bad_inputs():
-    x = torch.rand(4, 3)
-    mu = logvar = torch.zeros(4, 2)
-    with pytest.raises(ValueError, match="target"):
-        elbo_loss(torch.zeros(4, 3), x[:, :2], mu, logvar)
-    with pytest.raises(ValueError, match="mu"):
-        elbo_loss(torch.zeros(4, 3), x, torch.zeros(5, 2), torch.zeros(5, 2))
-    with pytest.raises(ValueError, match="target.*\\[0, 1\\]"):
-        elbo_loss(torch.zeros(4, 3), x + 1.0, mu, logvar)
-    with pytest.raises(ValueError, match="likelihood"):
-        elbo_loss(torch.zeros(4, 3), x, mu, logvar, likelihood="laplace")
-    with pytest.raises(ValueError, match="beta"):
-        elbo_loss(torch.zeros(4, 3), x, mu, logvar, beta=-1.0)
-    with pytest.raises(ValueError, match="logvar"):
-        elbo_loss(torch.zeros(4, 3), x, mu, torch.zeros(4, 3))

@@ -80,24 +80,6 @@ def test_huber_low_precision_finite(dtype):
         assert not torch.isfinite(F.mse_loss(pred.detach(), torch.zeros(3, dtype=dtype)))
 
 
-def test_huber_bad_inputs():
-    pred = torch.zeros(3)
-    with pytest.raises(ValueError, match="delta"):
-        huber_loss(pred, pred, delta=0.0)
-    with pytest.raises(ValueError, match="delta"):
-        huber_loss(pred, pred, delta=float("nan"))
-    with pytest.raises(ValueError, match="target.*no broadcasting"):
-        huber_loss(torch.zeros(3, 1), torch.zeros(3))
-    with pytest.raises(TypeError, match="target"):
-        huber_loss(pred, torch.zeros(3, dtype=torch.long))
-    with pytest.raises(TypeError, match="pred"):
-        huber_loss([0.0], pred)
-    with pytest.raises(ValueError, match="reduction"):
-        huber_loss(pred, pred, reduction="avg")
-    with pytest.raises(ValueError, match="target.*NaN"):
-        huber_loss(pred, torch.tensor([0.0, float("nan"), 0.0]))
-
-
 # ---------------------------------------------------------------- quantile
 
 
@@ -164,22 +146,3 @@ def test_quantile_low_precision_finite():
     loss = quantile_loss(pred, torch.zeros(2, dtype=torch.float16), quantile=0.9)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(pred.grad).all()
-
-
-def test_quantile_bad_inputs():
-    x = torch.zeros(4)
-    for bad in (0.0, 1.0, -0.1, 1.5):
-        with pytest.raises(ValueError, match="quantile"):
-            quantile_loss(x, x, quantile=bad)
-    with pytest.raises(TypeError, match="quantile"):
-        quantile_loss(x, x, quantile="0.5")
-    with pytest.raises(ValueError, match="quantile"):
-        quantile_loss(torch.zeros(4, 2), x, quantile=torch.tensor([0.5, 1.0]))
-    with pytest.raises(ValueError, match="pred"):
-        quantile_loss(torch.zeros(4, 2), x, quantile=torch.tensor([0.1, 0.5, 0.9]))
-    with pytest.raises(ValueError, match="quantile"):
-        quantile_loss(torch.zeros(4, 1), x, quantile=torch.tensor([[0.5]]))
-    with pytest.raises(ValueError, match="target"):
-        quantile_loss(torch.zeros(4, 1), x, quantile=0.5)
-    with pytest.raises(TypeError, match="pred"):
-        quantile_loss(torch.zeros(4, dtype=torch.int64), x, quantile=0.5)

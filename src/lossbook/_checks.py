@@ -58,6 +58,12 @@ def has_values(x: torch.Tensor) -> bool:
     return x.numel() > 0 and not x.is_meta
 
 
+def check_nonempty(name: str, x: torch.Tensor) -> None:
+    """``x`` must have at least one element (a mean over nothing is NaN)."""
+    if x.numel() == 0:
+        raise ValueError(f"{name}: expected at least one element, got shape {_shape(x)}")
+
+
 def check_device(name: str, x: torch.Tensor, ref_name: str, ref: torch.Tensor) -> None:
     """``x`` must live on the device of ``ref``."""
     if x.device != ref.device:

@@ -11,6 +11,7 @@ from ._checks import (
     check_choice,
     check_class_targets,
     check_finite,
+    check_nonempty,
     check_number,
     check_range,
     check_reduction,
@@ -178,8 +179,9 @@ def sigmoid_focal_loss(
     \alpha_t = \alpha y + (1-\alpha)(1-y)$$
 
     A negative `alpha` disables the $\alpha_t$ weighting. `"mean"` averages over **all elements**
-    as torchvision does; the paper instead divides the sum by the number of positive anchors
-    (use `reduction="sum"` and divide yourself).
+    as `torchvision.ops.sigmoid_focal_loss` does (checked at pytorch/vision commit 148ddaa); the
+    paper instead divides the sum by the number of anchors assigned to a ground-truth box, the
+    positives (use `reduction="sum"` and divide yourself).
 
     Args:
         logits: one logit per element (class and anchor).
@@ -204,8 +206,7 @@ def sigmoid_focal_loss(
     check_tensor("logits", logits, kind="float")
     check_tensor("target", target, kind="float")
     check_same_shape("target", target, "logits", logits)
-    if logits.numel() == 0:
-        raise ValueError(f"logits: expected at least one element, got shape {list(logits.shape)}")
+    check_nonempty("logits", logits)
     check_range("target", target, 0.0, 1.0)
     check_finite("logits", logits, always=False)
 
@@ -236,7 +237,9 @@ def class_weights(
     | `"effective_number"` | $(1 - \beta) / (1 - \beta^{n_c})$ (Cui et al. 2019) |
 
     Then $w_c = \tilde w_c \cdot N / \sum_k n_k \tilde w_k$, so that
-    $\frac{1}{N}\sum_i w_{y_i} = 1$ and the loss keeps the scale of plain cross entropy.
+    $\frac{1}{N}\sum_i w_{y_i} = 1$. That scale matters for a summed loss or a mean taken by hand
+    over $N$, where it keeps the expected loss on the scale of plain cross entropy; PyTorch's
+    default weighted mean divides by $\sum_i w_{y_i}$ and ignores any common factor.
     `max_weight` caps the normalised weights last (after the cap they average to at most 1).
 
     Args:

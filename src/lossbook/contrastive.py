@@ -6,12 +6,14 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import (
+    check_device,
     check_finite,
     check_number,
     check_reduction,
     check_same_shape,
     check_shapes,
     check_tensor,
+    has_values,
     reduce,
 )
 
@@ -25,7 +27,8 @@ def _check_temperature(temperature: float | torch.Tensor, like: torch.Tensor):
             raise ValueError(
                 f"temperature: expected a scalar (0-dim) tensor, got shape {list(temperature.shape)}"
             )
-        if not bool(temperature.detach() > 0):  # also rejects NaN
+        check_device("temperature", temperature, "query", like)
+        if has_values(temperature) and not bool(temperature.detach() > 0):  # also rejects NaN
             raise ValueError(f"temperature: expected a value > 0, got {temperature.item()!r}")
         return temperature.to(like.dtype)
     return check_number("temperature", temperature, low=0.0, low_inclusive=False)
@@ -85,7 +88,8 @@ def info_nce(
     check_reduction(reduction)
     check_tensor("query", query, kind="float")
     check_tensor("key", key, kind="float")
-    check_shapes(query=(query, "B D"), key=(key, "B D"), negatives=(negatives, "M D"))
+    check_shapes(query=(query, "B D"), key=(key, "B D"), negatives=(negatives, "M D"),
+                 nonempty="B")
     if negatives is not None:
         check_tensor("negatives", negatives, kind="float")
         if symmetric:
@@ -162,7 +166,7 @@ def triplet_loss(
     check_number("eps", eps, low=0.0)
     for name, x in (("anchor", anchor), ("positive", positive), ("negative", negative)):
         check_tensor(name, x, kind="float")
-    check_shapes(anchor=(anchor, "B D"))
+    check_shapes(anchor=(anchor, "B D"), nonempty="B")
     check_same_shape("positive", positive, "anchor", anchor)
     check_same_shape("negative", negative, "anchor", anchor)
     d_pos = _distance(anchor, positive, p, eps)
@@ -211,9 +215,11 @@ def pairwise_contrastive_loss(
     check_tensor("x1", x1, kind="float")
     check_tensor("x2", x2, kind="float")
     check_tensor("similar", similar, kind="int_or_bool")
-    check_shapes(x1=(x1, "B D"), similar=(similar, "B"))
+    check_shapes(x1=(x1, "B D"), similar=(similar, "B"), nonempty="B")
     check_same_shape("x2", x2, "x1", x1)
-    if similar.dtype != torch.bool and bool(((similar != 0) & (similar != 1)).any()):
+    if similar.dtype != torch.bool and has_values(similar) and bool(
+        ((similar != 0) & (similar != 1)).any()
+    ):
         raise ValueError(f"similar: expected 0/1 or bool values, got {similar.unique().tolist()}")
     y = similar.to(x1.dtype)
     diff = x1 - x2

@@ -7,7 +7,16 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_finite, check_number, check_reduction, check_tensor, reduce
+from ._checks import (
+    check_device,
+    check_finite,
+    check_number,
+    check_range,
+    check_reduction,
+    check_same_shape,
+    check_tensor,
+    reduce,
+)
 
 __all__ = [
     "gan_discriminator_loss",
@@ -51,6 +60,7 @@ def gan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor)
     """
     _check_scores("real_logits", real_logits)
     _check_scores("fake_logits", fake_logits)
+    check_device("fake_logits", fake_logits, "real_logits", real_logits)
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
@@ -111,6 +121,7 @@ def wgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> to
     """
     _check_scores("real_scores", real_scores)
     _check_scores("fake_scores", fake_scores)
+    check_device("fake_scores", fake_scores, "real_scores", real_scores)
     return fake_scores.mean() - real_scores.mean()
 
 
@@ -189,10 +200,7 @@ def gradient_penalty(
     check_tensor("fake", fake, kind="float")
     if real.ndim < 1 or real.shape[0] == 0:
         raise ValueError(f"real: expected shape [B, *] with B >= 1, got {list(real.shape)}")
-    if fake.shape != real.shape:
-        raise ValueError(
-            f"fake: expected the same shape as real {list(real.shape)}, got {list(fake.shape)}"
-        )
+    check_same_shape("fake", fake, "real", real)
     batch = real.shape[0]
     if alpha is None:
         alpha = torch.rand(batch, generator=generator, dtype=real.dtype).to(real.device)
@@ -200,8 +208,7 @@ def gradient_penalty(
         check_tensor("alpha", alpha, kind="float")
         if alpha.shape != (batch,):
             raise ValueError(f"alpha: expected shape [{batch}] (one per sample), got {list(alpha.shape)}")
-        if not bool(((alpha >= 0) & (alpha <= 1)).all()):
-            raise ValueError(f"alpha: expected values in [0, 1], got {alpha.tolist()}")
+        check_range("alpha", alpha, 0.0, 1.0)
         alpha = alpha.to(device=real.device, dtype=real.dtype)
     alpha = alpha.reshape(batch, *([1] * (real.ndim - 1)))
     mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)

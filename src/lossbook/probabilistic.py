@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from ._checks import (
     check_choice,
     check_finite,
+    check_nonempty,
     check_number,
     check_range,
     check_reduction,
@@ -64,6 +65,7 @@ def kl_divergence(
     if logits_p.ndim == 0:
         raise ValueError("logits_p: expected at least 1 dimension [*, C], got a scalar")
     check_same_shape("logits_q", logits_q, "logits_p", logits_p)
+    check_nonempty("logits_p", logits_p)
     log_p = F.log_softmax(logits_p, dim=-1)
     log_q = F.log_softmax(logits_q, dim=-1)
     p = log_p.exp()
@@ -106,7 +108,7 @@ def gaussian_kl(
     check_reduction(reduction)
     check_tensor("mu", mu, kind="float")
     check_tensor("logvar", logvar, kind="float")
-    check_shapes(mu=(mu, "B D"))
+    check_shapes(mu=(mu, "B D"), nonempty="B")
     check_same_shape("logvar", logvar, "mu", mu)
     check_finite("mu", mu, always=False)
     check_finite("logvar", logvar, always=False)
@@ -122,6 +124,7 @@ def elbo_loss(
     *,
     likelihood: str = "bernoulli",
     beta: float = 1.0,
+    free_bits: float = 0.0,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Negative evidence lower bound of a VAE with a diagonal Gaussian posterior and a standard
@@ -150,6 +153,12 @@ def elbo_loss(
         likelihood: `"bernoulli"` or `"gaussian"`.
         beta: weight $\beta \ge 0$ of the KL (1: the true ELBO; anneal from 0 against posterior
             collapse; > 1: β-VAE).
+        free_bits: $\lambda \ge 0$, nats per latent dimension (0: off). Free bits (Kingma et
+            al. 2016) replace the KL of each latent dimension $j$, averaged over the batch, by
+            $\max(\lambda, \overline{\mathrm{KL}}_j)$: a dimension that carries less than
+            $\lambda$ nats costs a constant and gets no gradient from the KL, so the encoder is
+            not pushed to collapse it. The KL term is then the same for every sample of the
+            batch, and the value is no longer the negative ELBO.
         reduction: `"mean"` over samples, `"sum"` or `"none"`.
 
     Shape:
@@ -167,12 +176,13 @@ def elbo_loss(
     check_reduction(reduction)
     check_choice("likelihood", likelihood, ("bernoulli", "gaussian"))
     check_number("beta", beta, low=0.0)
+    check_number("free_bits", free_bits, low=0.0)
     check_tensor("recon", recon, kind="float")
     check_tensor("target", target, kind="float")
     if recon.ndim < 1:
         raise ValueError("recon: expected shape [B, *], got a scalar")
     check_same_shape("target", target, "recon", recon)
-    check_shapes(recon=(recon, "B" + " *" * (recon.ndim - 1)), mu=(mu, "B D"))
+    check_shapes(recon=(recon, "B" + " *" * (recon.ndim - 1)), mu=(mu, "B D"), nonempty="B")
     check_finite("target", target)
     if likelihood == "bernoulli":
         check_range("target", target, 0.0, 1.0)
@@ -180,5 +190,8 @@ def elbo_loss(
     else:
         nll = 0.5 * (recon - target).square() + 0.5 * math.log(2 * math.pi)
     nll = nll.flatten(1).sum(dim=1)
-    kl = gaussian_kl(mu, logvar, reduction="none")
+    kl = gaussian_kl(mu, logvar, reduction="none")  # validates mu and logvar
+    if free_bits > 0:
+        per_dim = 0.5 * (mu.square() + torch.expm1(logvar) - logvar)  # [B, D]
+        kl = per_dim.mean(dim=0).clamp_min(free_bits).sum().expand_as(kl)
     return reduce(nll + beta * kl, reduction)

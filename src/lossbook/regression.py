@@ -5,13 +5,16 @@ from __future__ import annotations
 import torch
 
 from ._checks import (
+    check_device,
     check_finite,
+    check_nonempty,
     check_number,
     check_range,
     check_reduction,
     check_same_shape,
     check_shapes,
     check_tensor,
+    has_values,
     reduce,
 )
 
@@ -21,6 +24,7 @@ __all__ = ["huber_loss", "quantile_loss"]
 def _check_pred_target(pred: torch.Tensor, target: torch.Tensor) -> None:
     check_tensor("pred", pred, kind="float")
     check_tensor("target", target, kind="float")
+    check_nonempty("pred", pred)
     check_finite("target", target)
     check_finite("pred", pred, always=False)
 
@@ -120,12 +124,13 @@ def quantile_loss(
         if pred.ndim == 0 or pred.shape[-1] != quantile.shape[0] or pred.shape[:-1] != target.shape:
             raise ValueError(
                 f"pred: expected shape [*target.shape, Q] = "
-                f"[{', '.join(str(s) for s in (*target.shape, quantile.shape[0]))}] for "
-                f"{quantile.shape[0]} quantiles, got [{', '.join(str(s) for s in pred.shape)}]"
+                f"[{', '.join(str(s) for s in (*target.shape, quantile.shape[0]))}] (target "
+                f"{list(target.shape)}, quantile {list(quantile.shape)}), got {list(pred.shape)}"
             )
+        check_device("target", target, "pred", pred)
         check_finite("quantile", quantile)
         check_range("quantile", quantile, 0.0, 1.0)
-        if bool(((quantile <= 0) | (quantile >= 1)).any()):
+        if has_values(quantile) and bool(((quantile <= 0) | (quantile >= 1)).any()):
             raise ValueError(f"quantile: expected values in (0, 1), got {quantile.tolist()}")
         tau = quantile.to(device=pred.device, dtype=pred.dtype)
         r = target.unsqueeze(-1) - pred

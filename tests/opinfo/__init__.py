@@ -22,10 +22,9 @@ public function of ``lossbook.<domain>``::
   ``g`` (seeded by the test), batch size ``b`` and float dtype ``dt``. The tests call it with
   ``b = 1`` and ``b = 4`` (several shapes, batch 1 included), ``b = 3`` for the error inputs and
   ``b = 0`` for the empty batch. Keep the inputs small: every test runs on them.
-- ``grad``: the differentiable arguments (float tensors). They get a float64 ``gradcheck``,
+- ``grad``: the differentiable arguments (float tensors). They get a float64 ``gradcheck`` and
   finite values and gradients in float32 / bfloat16 / float16 (``dtypes``), on ``extreme``
-  inputs when given (e.g. logits of +-1e4), and an integer tensor in their place must raise
-  ``TypeError``.
+  inputs when given (e.g. logits of +-1e4).
 - ``errors``: the bad inputs no generated check covers, one per bad-input class that applies
   (a target out of range, a negative or out-of-range hyper-parameter, an unknown option, a bad
   value in a mask...). ``E(arg, got, changes, exc=ValueError)`` starts from a valid sample
@@ -39,6 +38,8 @@ Generated for every entry, so not written in the table:
 - ``reduction="avg"`` (when the function has a ``reduction`` argument): ``ValueError``;
 - a Python list in place of the first tensor argument, and a string in place of each argument
   whose default is a float: ``TypeError`` (unless listed in ``any_type``);
+- an integer tensor in place of each float tensor argument: ``TypeError`` naming it (unless
+  listed in ``int_ok``, e.g. counts);
 - an extra trailing dimension of size 1 on each tensor argument (``[B]`` becomes ``[B, 1]``,
   the silent-broadcast case), and one row fewer on each tensor argument after the first (a
   batch-size mismatch): ``ValueError`` naming it and its shape, unless listed in ``any_shape``
@@ -104,6 +105,7 @@ class OpInfo:
     any_shape: tuple[str, ...] = ()
     free_size: tuple[str, ...] = ()
     any_type: tuple[str, ...] = ()
+    int_ok: tuple[str, ...] = ()
     any_device: tuple[str, ...] = ()
     empty: str | None = ""  # "" -> the first tensor argument
     dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16, torch.float16)

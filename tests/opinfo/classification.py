@@ -68,6 +68,7 @@ ENTRIES = [
         lossbook.class_weights,
         sample=lambda g, b, dt: S(torch.randint(1, 100, (b,), generator=g).to(dt)),
         nan=("counts",),
+        int_ok=("counts",),  # counts may be integers
         errors=[
             E("counts", r"positive count.*classes \[0\]", {"counts": lambda a: set_first(0)(a["counts"])}),
             E("scheme", r"'log'", {"scheme": "log"}),
