@@ -520,8 +520,8 @@ def sac_critic_loss(
 
     The target is detached. Pass `next_q_values` already reduced over the target critics
     (the min of the twins, which curbs over-estimation), and call this once per critic
-    (sum the two losses). This is the squared error without the paper's factor 1/2, as in most
-    implementations (Spinning Up, CleanRL).
+    (sum the two losses). This is the squared error without the paper's factor 1/2 (a constant
+    scale of the gradient; Stable-Baselines3 v2.8.0 keeps the 1/2).
 
     Args:
         q_values: $Q(s, a)$ of the replayed actions.
@@ -625,7 +625,8 @@ def kl_penalty(
     k_1 = -\log r,\quad k_2 = \tfrac12 (\log r)^2,\quad k_3 = (r - 1) - \log r$$
 
     k1 is unbiased but each sample can be negative (high variance); k3 is unbiased **and**
-    non-negative (the default of NeMo RL and GRPO); k2 is biased but low-variance. Used as a
+    non-negative (the GRPO paper's estimator, and NeMo RL's default at commit 7ea279a); k2 is
+    biased but low-variance. Used as a
     **loss** (differentiated), they differ again: on-policy, $\nabla$k2 has the expectation of
     the true gradient of $\mathrm{KL}(\pi_\theta\|\pi_{\text{ref}})$, $\nabla$k3 that of
     $\mathrm{KL}(\pi_{\text{ref}}\|\pi_\theta)$, and $\nabla$k1 has expectation 0. `logp_ref`
