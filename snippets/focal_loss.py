@@ -9,7 +9,8 @@ def focal_loss(logits, target, gamma=2.0, alpha=None):
     # logits [N, C], target [N]; alpha: optional per-class weights [C].
     # log p_t from the fused, stable kernel; never build the probability matrix.
     log_pt = -F.cross_entropy(logits, target, reduction="none")
-    # 1 - p_t without cancellation; the clamp keeps the gradient finite at p_t = 1.
+    # 1 - p_t = -expm1(log p_t): accurate as p_t -> 1, where 1 - exp() cancels.
+    # The clamp keeps the gradient finite at p_t = 1.
     one_minus_pt = (-torch.expm1(log_pt)).clamp_min(1e-12)
     loss = -one_minus_pt**gamma * log_pt
     if alpha is None:
