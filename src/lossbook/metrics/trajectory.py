@@ -72,8 +72,11 @@ def min_ade(
     \text{argoverse: } \mathrm{ADE}_{k^*},\ k^* = \arg\min_k \mathrm{FDE}_k$$
 
     The two benchmarks disagree: Waymo Open Motion takes each minimum independently, so minADE and
-    minFDE may come from different modes; Argoverse 2 picks one winner by final displacement and
-    reports that mode's ADE (never smaller than the Waymo value). Both are then averaged over the
+    minFDE may come from different modes (waymo-open-dataset `motion_metrics.cc`, checked at commit
+    99a4cb3); Argoverse picks one winner by final displacement and reports that mode's ADE (never
+    smaller than the Waymo value), as argoverse-api v1.1.0's `get_displacement_errors_and_miss_rate`
+    does and Argoverse 2 codebases report (av2-api v0.3.6 ships only the per-mode functions).
+    Both are then averaged over the
     samples. Note the L2 norm is **not squared**: these are metres, not a training loss.
 
     Args:
@@ -238,11 +241,13 @@ def waymo_miss_thresholds(
     \\ 1 & v > 11 \end{cases}\qquad (\tau_{\text{lat}}, \tau_{\text{lon}}) = s(v)\,(\tau^0_{\text{lat}}, \tau^0_{\text{lon}})$$
 
     Base thresholds (lateral, longitudinal) in metres: 3 s: (1.0, 2.0), 5 s: (1.8, 3.6),
-    8 s: (3.0, 6.0). A slow object gets half the tolerance: 3 m is a lot of error for a
-    pedestrian, little for a car at highway speed.
+    8 s: (3.0, 6.0), as in waymo-open-dataset's challenge config (`motion_metrics.cc`,
+    `GetChallengeConfig`, commit 99a4cb3). A slow object gets half the tolerance: 3 m is a lot of
+    error for a pedestrian, little for a car at highway speed.
 
     Args:
-        speed: the object's speed in m/s at the time of prediction (non-negative).
+        speed: the object's speed in m/s at the current time step, the last observed one
+            (non-negative); Waymo takes it from the logged velocity there.
         seconds: the horizon, 3, 5 or 8.
 
     Shape:
@@ -290,7 +295,7 @@ def waymo_miss_rate(
             (`pred_traj[:, :, t]` for trajectories `[B, K, T, 2]`).
         target: the true position at that step.
         heading: the true heading (radians) at that step.
-        speed: the object's speed (m/s) at the time of prediction.
+        speed: the object's speed (m/s) at the current (last observed) time step.
         seconds: the horizon, 3, 5 or 8, which picks the base thresholds.
         reduction: `"mean"` (miss rate), `"sum"` (number missed) or `"none"` (1.0 per missed
             object).
