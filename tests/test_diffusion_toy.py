@@ -47,19 +47,12 @@ def test_data_is_seeded():
     assert not torch.equal(a["future"], toy_intersection(50, seed=2)["future"])
 
 
-def test_condition_and_modes_errors():
+def test_condition_rows_and_sample_errors():
+    """Bad inputs of the public functions: tests/opinfo/diffusion.py."""
     assert (
         toy_condition(2, speed=5.0, red=True, route="straight").tolist()
         == [[-1.0, 1.0, 0.0, 1.0]] * 2
     )
-    with pytest.raises(ValueError, match="route"):
-        toy_condition(1, route="right")
-    with pytest.raises(ValueError, match=r"future: expected shape \[\.\.\., 8, 2\]"):
-        toy_modes(torch.zeros(3, 7, 2))
-    with pytest.raises(ValueError, match="n: expected an int"):
-        toy_intersection(0)
-    with pytest.raises(ValueError, match="p_left"):
-        toy_intersection(10, p_left=1.5)
     model = train_toy_trajectory_model(seed=0)
     with pytest.raises(ValueError, match=r"cond: expected shape \[B, 4\]"):
         model.sample(torch.zeros(3, 3))

@@ -20,11 +20,13 @@ import torch
 
 from ._checks import (
     check_choice,
+    check_device,
     check_finite,
     check_number,
     check_reduction,
     check_same_shape,
     check_tensor,
+    has_values,
     reduce,
 )
 
@@ -69,7 +71,7 @@ def _check_betas(betas: torch.Tensor) -> None:
             f"betas: expected a non-empty 1-D tensor [T], got shape {list(betas.shape)}"
         )
     bad = ~((betas > 0) & (betas < 1))
-    if bool(bad.any()):
+    if has_values(betas) and bool(bad.any()):
         i = int(bad.nonzero()[0])
         raise ValueError(
             f"betas: expected every beta in the open interval (0, 1), got betas[{i}] ="
@@ -181,6 +183,8 @@ def _check_alphas_cumprod(ab: torch.Tensor, name: str = "alphas_cumprod") -> int
     check_tensor(name, ab, kind="float")
     if ab.ndim != 1 or ab.numel() == 0:
         raise ValueError(f"{name}: expected a non-empty 1-D tensor [T], got shape {list(ab.shape)}")
+    if not has_values(ab):
+        return ab.numel()
     bad = ~((ab > 0) & (ab < 1))
     if bool(bad.any()):
         i = int(bad.nonzero()[0])
@@ -199,7 +203,7 @@ def _check_timesteps(t: object, T: int, batch: int) -> torch.Tensor:
         raise ValueError(
             f"t: expected one integer timestep per sample, shape [{batch}], got {list(t.shape)}"
         )
-    if t.numel() and (int(t.min()) < 0 or int(t.max()) >= T):
+    if has_values(t) and (int(t.min()) < 0 or int(t.max()) >= T):
         bad = t[(t < 0) | (t >= T)][0].item()
         raise ValueError(f"t: expected timesteps in [0, {T - 1}] (0-indexed, T = {T}), got {bad}")
     return t
@@ -437,6 +441,27 @@ def eps_from_v(
 # --------------------------------------------------------------------------------------------
 
 
+def _sample_device(device: torch.device | str | None, cond: torch.Tensor | None) -> torch.device:
+    """The samplers' device: ``device``, else the condition's, else the CPU."""
+    if device is None:
+        return cond.device if cond is not None else torch.device("cpu")
+    device = torch.device(device)
+    if cond is not None and cond.device != device:
+        raise ValueError(f"cond: expected device {device} (as device), got {cond.device}")
+    return device
+
+
+def _check_cond(cond: object, name: str, x: torch.Tensor) -> None:
+    """A condition: one row per sample of ``x``, on its device (the rest is the model's)."""
+    check_tensor("cond", cond)
+    if cond.ndim < 1 or cond.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"cond: expected first dimension B = {x.shape[0]} (as {name}), got shape"
+            f" {list(cond.shape)}"
+        )
+    check_device("cond", cond, name, x)
+
+
 def _call(model: Denoiser, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None):
     out = model(x, t) if cond is None else model(x, t, cond)
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
@@ -513,6 +538,8 @@ def diffusion_loss(
     else:
         check_tensor("noise", noise, kind="float")
         check_same_shape("noise", noise, "x0", x0)
+    if cond is not None:
+        _check_cond(cond, "x0", x0)
     x_t = q_sample(x0, t, noise, alphas_cumprod)
     pred = _call(model, x_t, t, cond)
     if parameterization == "eps":
@@ -582,10 +609,13 @@ def flow_matching_loss(
         check_tensor("t", t, kind="float")
         if t.shape != (B,):
             raise ValueError(f"t: expected one time per sample, shape [{B}], got {list(t.shape)}")
-        if t.numel() and not bool(((t >= 0) & (t <= 1)).all()):
+        check_device("t", t, "x1", x1)
+        if has_values(t) and not bool(((t >= 0) & (t <= 1)).all()):
             bad = t[~((t >= 0) & (t <= 1))][0].item()
             raise ValueError(f"t: expected times in [0, 1], got {bad!r}")
         t = t.to(x1.dtype)
+    if cond is not None:
+        _check_cond(cond, "x1", x1)
     tb = t.reshape((-1,) + (1,) * (x1.ndim - 1))
     x_t = (1 - tb) * x0 + tb * x1
     pred = _call(model, x_t, t, cond)
@@ -708,6 +738,7 @@ def ddpm_sample(
     variance: str = "beta",
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
     return_path: bool = False,
 ) -> torch.Tensor:
     r"""Ancestral DDPM sampling from pure noise, with optional classifier-free and cost guidance.
@@ -736,6 +767,9 @@ def ddpm_sample(
         variance: `"beta"` or `"posterior"` (see `ddpm_step`).
         generator: random generator for the initial noise and every step.
         dtype: floating dtype of the samples.
+        device: device of the samples; by default the device of `cond`, else the CPU. The
+            noise is drawn on the CPU (with `generator`) and moved, so a seed gives the same
+            samples on every device.
         return_path: also return every intermediate sample.
 
     Shape:
@@ -785,11 +819,12 @@ def ddpm_sample(
         eps_c, eps_u = both[:B], both[B:]
         return cfg_combine(eps_c, eps_u, guidance_scale)
 
-    x = torch.randn(shape, generator=generator, dtype=dtype)
+    device = _sample_device(device, cond)
+    x = torch.randn(shape, generator=generator, dtype=dtype).to(device)
     path = [x] if return_path else None
     sqrt_one_minus = (1 - alphas_cumprod.to(torch.float64)).sqrt()
     for step in range(T - 1, -1, -1):
-        tt = torch.full((B,), step, dtype=torch.long)
+        tt = torch.full((B,), step, dtype=torch.long, device=device)
         if cost is None:
             with torch.no_grad():
                 eps = predict(x, tt)
@@ -821,6 +856,7 @@ def flow_matching_sample(
     cond: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
     r"""Integrate a learned velocity field from noise ($t=0$) to data ($t=1$) with Euler steps.
 
@@ -835,6 +871,8 @@ def flow_matching_sample(
         cond: optional condition, first dimension `B`.
         generator: random generator for the starting noise.
         dtype: floating dtype of the samples.
+        device: device of the samples; by default the device of `cond`, else the CPU (the
+            noise is drawn on the CPU and moved).
 
     Shape:
         - output: `shape`
@@ -851,10 +889,17 @@ def flow_matching_sample(
         raise ValueError(f"shape: expected (B, ...) with B >= 1, got {shape}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps: expected an int >= 1, got {steps!r}")
-    x = torch.randn(shape, generator=generator, dtype=dtype)
+    if cond is not None:
+        check_tensor("cond", cond)
+        if cond.ndim < 1 or cond.shape[0] != shape[0]:
+            raise ValueError(
+                f"cond: expected first dimension B = {shape[0]}, got shape {list(cond.shape)}"
+            )
+    device = _sample_device(device, cond)
+    x = torch.randn(shape, generator=generator, dtype=dtype).to(device)
     dt = 1.0 / steps
     with torch.no_grad():
         for k in range(steps):
-            t = torch.full((shape[0],), k * dt, dtype=dtype)
+            t = torch.full((shape[0],), k * dt, dtype=dtype, device=device)
             x = x + dt * _call(model, x, t, cond)
     return x

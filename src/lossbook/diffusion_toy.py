@@ -72,6 +72,12 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def _check_count(name: str, n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{name}: expected an int >= 1, got {n!r}")
+    return n
+
+
 def toy_intersection(
     n: int,
     *,
@@ -103,8 +109,9 @@ def toy_intersection(
         >>> round(left.sum().item() / green.sum().item(), 2)  # left turns on green
         0.3
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: expected an int >= 1, got {n!r}")
+    _check_count("n", n)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
     for name, p in (("p_left", p_left), ("p_red", p_red), ("p_run", p_run)):
         check_number(name, p, low=0.0, high=1.0)
     g = torch.Generator().manual_seed(seed)
@@ -166,8 +173,11 @@ def toy_condition(
         >>> toy_condition(1, speed=8.0, route="left")
         tensor([[1., 0., 1., 0.]])
     """
+    _check_count("n", n)
     if route not in (None, "left", "straight"):
         raise ValueError(f"route: expected 'left', 'straight' or None, got {route!r}")
+    if not isinstance(red, bool):
+        raise TypeError(f"red: expected a bool, got {type(red).__name__}")
     check_number("speed", speed, low=0.0)
     row = [(speed - 6.5) / 1.5, float(red), float(route == "left"), float(route == "straight")]
     return torch.tensor([row]).repeat(n, 1)
@@ -193,7 +203,7 @@ def toy_modes(future: torch.Tensor) -> torch.Tensor:
     if future.ndim < 2 or future.shape[-2:] != (STEPS, 2):
         raise ValueError(f"future: expected shape [..., {STEPS}, 2], got {list(future.shape)}")
     x, y = future[..., -1, 0], future[..., -1, 1]
-    mode = torch.full(x.shape, 3, dtype=torch.long)
+    mode = torch.full(x.shape, 3, dtype=torch.long, device=future.device)
     mode = torch.where((x.abs() < 1.0) & (y >= 9.0), 0, mode)
     mode = torch.where(x < -2.5, 1, mode)
     mode = torch.where((y < 9.0) & (x.abs() < 1.0), 2, mode)
@@ -321,6 +331,8 @@ def train_toy_trajectory_model(
         torch.Size([1000, 8, 2])
     """
     check_choice("parameterization", parameterization, ("eps", "x0", "v"))
+    _check_count("steps", steps)
+    _check_count("n_data", n_data)
     data = toy_intersection(n_data, seed=seed)
     with _one_thread():
         torch.manual_seed(seed)
@@ -400,6 +412,8 @@ def train_toy_baselines(*, seed: int = 0, steps: int = 400, n_data: int = 20_000
         >>> futures.shape, probs.shape
         (torch.Size([1, 2, 8, 2]), torch.Size([1, 2]))
     """
+    _check_count("steps", steps)
+    _check_count("n_data", n_data)
     data = toy_intersection(n_data, seed=seed)
     with _one_thread():
         torch.manual_seed(seed)

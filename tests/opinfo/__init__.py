@@ -50,11 +50,13 @@ Generated for every entry, so not written in the table:
 - an empty batch (``b = 0``): ``ValueError`` naming the argument ``empty`` (default: the first
   tensor argument) and a size 0; ``empty=OK`` when an empty batch is valid (the outputs must
   then be finite), ``empty=None`` when the function has no batch;
-- ``reduction`` ``"none"``, ``"sum"`` and ``"mean"`` agree: sum = none.sum() and
+- ``reduction`` ``"none"``, ``"sum"`` and ``"mean"`` agree (not for ``random=True``: a function
+  that draws its own noise gives a new value at every call, so it gets no gradcheck either): sum = none.sum() and
   mean = none.sum() / ``mean_over(a)`` (default: the number of elements of ``"none"``);
 - a run with every tensor on the ``meta`` device: a tensor created on the CPU inside the function
   (``torch.arange(n)`` without ``device=``) then fails, as it would on a GPU. ``meta="why"``
-  exempts a function that cannot run without data, with the reason.
+  exempts a function that cannot run without data, with the reason; ``stay_on_cpu`` lists
+  arguments documented to live on the CPU whatever the data's device (a diffusion schedule).
 
 Interview snippets get the meta-device run too: ``SNIPPETS`` in ``tests/opinfo/snippets.py`` maps
 each torch snippet function included on the site to its sample inputs.
@@ -112,6 +114,8 @@ class OpInfo:
     extreme: Callable[[torch.Generator, int, torch.dtype], S] | None = None
     mean_over: Callable[[dict[str, Any]], Any] | None = None
     meta: bool | str = True
+    stay_on_cpu: tuple[str, ...] = ()
+    random: bool = False
     gradcheck_atol: float = 1e-5
     name: str = ""
 
@@ -179,6 +183,8 @@ def to_device(x: Any, device: str | torch.device) -> Any:
     """``x`` with every tensor (also in lists, tuples, dicts and modules) moved to ``device``."""
     if isinstance(x, torch.Tensor):
         return x.detach().to(device).requires_grad_(x.requires_grad)
+    if isinstance(x, torch.device):  # "the data's device" in a sample
+        return torch.device(device)
     if isinstance(x, torch.nn.Module):
         return copy.deepcopy(x).to(device)
     if isinstance(x, Mapping):
@@ -189,8 +195,15 @@ def to_device(x: Any, device: str | torch.device) -> Any:
     return x
 
 
-def sample_to(s: S, device: str | torch.device) -> S:
-    return S(*to_device(list(s.args), device), **to_device(dict(s.kwargs), device))
+def sample_to(s: S, device: str | torch.device, entry: OpInfo | None = None) -> S:
+    """``s`` with its tensors on ``device``, except the arguments ``entry.stay_on_cpu``."""
+    if entry is None or not entry.stay_on_cpu:
+        return S(*to_device(list(s.args), device), **to_device(dict(s.kwargs), device))
+    ba = entry.bind(s)
+    for name, value in ba.arguments.items():
+        if name not in entry.stay_on_cpu:
+            ba.arguments[name] = to_device(value, device)
+    return S(*ba.args, **ba.kwargs)
 
 
 # ------------------------------------------------------------------------------ the table
