@@ -53,10 +53,11 @@ def info_nce(
 
     Each query is an $N$-way classification over the $N$ candidate keys (one positive,
     $N-1$ negatives), so the loss is exactly cross entropy on the $[B, N]$ similarity matrix with
-    labels $0, \dots, B-1$; a random embedding scores $\log N$. $\log N - \ell$ is a lower bound
-    on the mutual information between the two views, which is why more negatives help.
+    labels $0, \dots, B-1$; a collapsed embedding (all similarities equal) scores exactly
+    $\log N$. $\log N - \ell$ is a lower bound on the mutual information between the two views
+    (van den Oord et al. 2018, §2.3), one reason why more negatives help.
 
-    With `normalize=True` (default, as in SimCLR, MoCo and CLIP) query and key are L2-normalised
+    With `normalize=True` (default, as in SimCLR and CLIP) query and key are L2-normalised
     first, so $\langle q, k\rangle$ is the cosine similarity in $[-1, 1]$ and $\tau$ alone sets
     how peaked the softmax is. With `normalize=False` raw dot products are used (the embedding
     norm then acts as an extra, learnable temperature).
@@ -64,8 +65,8 @@ def info_nce(
     Args:
         query: one embedding per sample (e.g. view 1).
         key: the positive for each query, same shape (e.g. view 2 of the same sample).
-        temperature: $\tau > 0$, a float or a 0-dim tensor (a learnable temperature). 0.07-0.2
-            is common.
+        temperature: $\tau > 0$, a float or a 0-dim tensor (a learnable temperature). CLIP
+            starts from 0.07 and clips the scale $1/\tau$ at 100 (Radford et al. 2021, §2.5).
         normalize: L2-normalise `query`, `key` and `negatives` along the feature dimension.
         negatives: optional extra negative keys shared by all queries (a MoCo queue), appended
             as columns $B, \dots, B+M-1$.
@@ -190,8 +191,9 @@ def pairwise_contrastive_loss(
     \ell_i = y_i\,\tfrac12 d_i^2 + (1 - y_i)\,\tfrac12 \max(0,\ m - d_i)^2$$
 
     Similar pairs ($y = 1$) are pulled together by a spring; dissimilar pairs ($y = 0$) are pushed
-    apart only while closer than the margin $m$, after which they cost nothing. Without the
-    margin, pushing dissimilar pairs to infinity would dominate the loss.
+    apart only while closer than the margin $m$, after which they cost nothing; the margin keeps
+    the loss bounded below. (The paper's Eq. 4 labels similar pairs $Y = 0$; here $y = 1$ means
+    similar.)
 
     Args:
         x1: first embedding of each pair.
