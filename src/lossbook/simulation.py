@@ -6,8 +6,8 @@ Conventions used throughout:
   counter-clockwise from +x (the Waymax / Waymo Open convention); boxes are `[..., 5]`.
 - A scene is `[A, T]`: A agents over T steps of `dt` seconds (0.1 s in Waymax and WOSAC);
   leading dimensions (e.g. R rollouts) broadcast where a function says so.
-- Thresholds default to Waymax's: kinematic infeasibility at $|a| > 10.4$ m/s² or
-  $|\kappa| > 0.3$ 1/m, wrong-way beyond 3.5 m from a valid path.
+- Thresholds default to Waymax's (`waymax/metrics/`, checked at commit 48b33d7): kinematic
+  infeasibility at $|a| > 10.4$ m/s² or $|\kappa| > 0.3$ 1/m, wrong-way 3.5 m from a valid path.
 - Realism follows the Waymo Open Sim Agents Challenge (WOSAC): the likelihood of the logged value
   under a histogram of the simulated ones, `exp` of the mean log-likelihood per feature, a weighted
   sum over features ([WOSAC_2025_WEIGHTS][lossbook.simulation.WOSAC_2025_WEIGHTS]).
@@ -449,8 +449,9 @@ def wrong_way(
     `lanes` are directed centre-line polylines. A segment counts only if its direction $\phi_s$ is
     within `max_heading_error` ($\Delta_{\max}$, default 90°) of the agent's heading; the agent is
     wrong-way when the nearest such segment is more than `max_distance` away (3.5 m, Waymax's
-    threshold). With `max_heading_error=math.pi` every segment counts and this is Waymax's rule
-    (distance to the valid paths you pass in). Driving in the opposite lane, or off every lane,
+    threshold). With `max_heading_error=math.pi` every segment counts, close to Waymax's rule,
+    which measures the self-driving car's distance to the nearest point of its valid paths and
+    flags 3.5 m or more. Driving in the opposite lane, or off every lane,
     is flagged; a lane change is not, as long as a same-direction lane is near.
 
     Args:
@@ -647,8 +648,9 @@ def histogram_log_likelihood(
     $$\hat p_j = \frac{n_j + \alpha}{\sum_k (n_k + \alpha)},\qquad
       \ell_{a,t} = \log \hat p_{\text{bin}(x^{\log}_{a,t})}$$
 
-    WOSAC uses $\alpha = 0.1$ for continuous features, and for Bernoulli events (collision,
-    offroad) two bins on `[0, 1]` with $\alpha = 0.001$.
+    The 2025 WOSAC configuration uses $\alpha = 0.1$ for its histogram features; its Bernoulli
+    events (collision, offroad) are two bins on `[0, 1]` with the default $\alpha = 0.001$
+    (waymo-open-dataset `sim_agents_metrics`, checked at commit 99a4cb3).
 
     Args:
         sim: simulated values.
