@@ -141,38 +141,6 @@ def test_ppo_gradcheck_and_detached_inputs():
     assert old_g.grad is None and adv_g.grad is None
 
 
-@pytest.mark.parametrize(
-    "kwargs,match",
-    [
-        ({"clip_eps": 0.0}, "clip_eps"),
-        ({"clip_eps": 1.0}, "clip_eps"),
-        ({"clip_eps_high": -0.1}, "clip_eps_high"),
-        ({"dual_clip": 1.0}, "dual_clip"),
-        ({"reduction": "avg"}, "reduction"),
-        ({"mask": torch.tensor([1, 2, 0])}, "mask"),
-        ({"mask": torch.ones(3, 1)}, "mask"),
-    ],
-)
-def test_ppo_bad_arguments(kwargs, match):
-    x = torch.zeros(3)
-    with pytest.raises(ValueError, match=match):
-        L.ppo_clip_loss(x, x, x, **kwargs)
-
-
-def test_ppo_bad_tensors():
-    x = torch.zeros(3)
-    with pytest.raises(ValueError, match="advantages"):
-        L.ppo_clip_loss(x, x, torch.zeros(3, 1))
-    with pytest.raises(ValueError, match="old_logprobs"):
-        L.ppo_clip_loss(x, torch.zeros(4), x)
-    with pytest.raises(TypeError, match="logprobs"):
-        L.ppo_clip_loss(torch.zeros(3, dtype=torch.long), x, x)
-    with pytest.raises(TypeError, match="advantages"):
-        L.ppo_clip_loss(x, x, [0.0, 0.0, 0.0])
-    with pytest.raises(ValueError, match="advantages"):
-        L.ppo_clip_loss(x, x, torch.tensor([0.0, math.nan, 0.0]))
-
-
 # ----------------------------------------------------------------------------- REINFORCE
 
 
@@ -206,19 +174,6 @@ def test_reinforce_baseline_leaves_expected_gradient_unchanged():
     logits.grad = None
     (-(torch.softmax(logits, 0) * returns).sum()).backward()
     assert torch.allclose(plain, logits.grad, atol=1e-12)
-
-
-def test_reinforce_gradcheck_and_errors():
-    g = gen(5)
-    logp = torch.randn(5, dtype=torch.float64, generator=g).requires_grad_()
-    ret = torch.randn(5, dtype=torch.float64, generator=g)
-    assert torch.autograd.gradcheck(lambda x: L.reinforce_loss(x, ret), (logp,))
-    with pytest.raises(ValueError, match="returns"):
-        L.reinforce_loss(torch.zeros(5), torch.zeros(5, 1))
-    with pytest.raises(ValueError, match="baseline"):
-        L.reinforce_loss(torch.zeros(5), torch.zeros(5), baseline=torch.zeros(1))
-    with pytest.raises(ValueError, match="returns"):
-        L.reinforce_loss(torch.zeros(2), torch.tensor([1.0, math.inf]))
 
 
 # ----------------------------------------------------------------------------- GAE
@@ -274,20 +229,10 @@ def test_gae_lambda_one_is_return_minus_value(seed, gamma):
     assert torch.allclose(td, rewards + gamma * values[1:] - values[:-1], atol=1e-12)
 
 
-def test_gae_has_no_gradient_and_errors():
+def test_gae_has_no_gradient():
     values = torch.zeros(4, requires_grad=True)
     adv = L.generalized_advantage_estimate(torch.ones(3), values)
     assert not adv.requires_grad
-    with pytest.raises(ValueError, match="values"):
-        L.generalized_advantage_estimate(torch.ones(3), torch.zeros(3))
-    with pytest.raises(ValueError, match="rewards"):
-        L.generalized_advantage_estimate(torch.ones(2, 3, 4), torch.zeros(2, 3, 5))
-    with pytest.raises(ValueError, match="lam"):
-        L.generalized_advantage_estimate(torch.ones(3), torch.zeros(4), lam=1.5)
-    with pytest.raises(ValueError, match="gamma"):
-        L.generalized_advantage_estimate(torch.ones(3), torch.zeros(4), gamma=-0.1)
-    with pytest.raises(ValueError, match="dones"):
-        L.generalized_advantage_estimate(torch.ones(3), torch.zeros(4), dones=torch.zeros(4))
 
 
 # ----------------------------------------------------------------------------- TD
@@ -305,19 +250,6 @@ def test_td_loss_mse_and_huber():
     assert huber.item() == pytest.approx(F.smooth_l1_loss(v, target, reduction="sum").item())
     huber.backward()
     assert nv.grad is None  # semi-gradient: the bootstrap target is a constant
-
-
-def test_td_gradcheck_and_errors():
-    g = gen(7)
-    v = torch.randn(4, dtype=torch.float64, generator=g).requires_grad_()
-    r, nv = torch.randn(2, 4, dtype=torch.float64, generator=g)
-    assert torch.autograd.gradcheck(lambda x: L.td_loss(x, r, nv, kind="huber", delta=0.5), (v,))
-    with pytest.raises(ValueError, match="kind"):
-        L.td_loss(v, r, nv, kind="l1")
-    with pytest.raises(ValueError, match="next_values"):
-        L.td_loss(v, r, nv[:3])
-    with pytest.raises(ValueError, match="delta"):
-        L.td_loss(v, r, nv, kind="huber", delta=0.0)
 
 
 # ----------------------------------------------------------------------------- QR-DQN
@@ -362,19 +294,6 @@ def test_quantile_loss_minimised_at_empirical_quantiles():
             assert L.quantile_huber_loss(moved, y, taus=taus, kappa=0.0) > at_best
 
 
-def test_quantile_huber_gradcheck_and_errors():
-    g = gen(10)
-    theta = torch.randn(2, 3, dtype=torch.float64, generator=g).requires_grad_()
-    y = torch.randn(2, 4, dtype=torch.float64, generator=g)
-    assert torch.autograd.gradcheck(lambda t: L.quantile_huber_loss(t, y, kappa=1.0), (theta,))
-    with pytest.raises(ValueError, match="taus"):
-        L.quantile_huber_loss(theta, y, taus=torch.tensor([0.0, 0.5, 0.9], dtype=torch.float64))
-    with pytest.raises(ValueError, match="target"):
-        L.quantile_huber_loss(theta, y[:1])
-    with pytest.raises(ValueError, match="kappa"):
-        L.quantile_huber_loss(theta, y, kappa=-1.0)
-
-
 # ----------------------------------------------------------------------------- SAC
 
 
@@ -406,27 +325,6 @@ def test_sac_temperature_direction():
     log_alpha.grad = None
     L.sac_temperature_loss(log_alpha, torch.full((8,), -3.0), target_entropy=1.0).backward()
     assert log_alpha.grad > 0
-
-
-def test_sac_gradcheck_and_errors():
-    g = gen(11)
-    logp, q = torch.randn(2, 4, dtype=torch.float64, generator=g)
-    logp.requires_grad_()
-    q.requires_grad_()
-    assert torch.autograd.gradcheck(lambda a, b: L.sac_actor_loss(a, b, alpha=0.3), (logp, q))
-    r, nq, nl = torch.randn(3, 4, dtype=torch.float64, generator=g)
-    assert torch.autograd.gradcheck(lambda a: L.sac_critic_loss(a, r, nq, nl), (q,))
-    log_alpha = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(
-        lambda a: L.sac_temperature_loss(a, logp.detach(), target_entropy=-2.0), (log_alpha,))
-    with pytest.raises(ValueError, match="alpha"):
-        L.sac_actor_loss(logp, q, alpha=-0.1)
-    with pytest.raises(ValueError, match="alpha"):
-        L.sac_actor_loss(logp, q, alpha=torch.ones(2))
-    with pytest.raises(ValueError, match="next_log_probs"):
-        L.sac_critic_loss(q, r, nq, nl[:2])
-    with pytest.raises(ValueError, match="log_alpha"):
-        L.sac_temperature_loss(torch.zeros(2), logp, target_entropy=-1.0)
 
 
 # ----------------------------------------------------------------------------- KL estimators
@@ -490,7 +388,7 @@ def test_k3_non_negative(logp, logp_ref):
     assert k3.item() >= 0.0
 
 
-def test_kl_extreme_clamp_mask_gradcheck_errors():
+def test_kl_extreme_clamp_mask_gradcheck():
     logp = torch.tensor([-1e4, -1.0, 0.0], requires_grad=True)
     ref = torch.tensor([0.0, -1e4, -3.0])
     out = L.kl_penalty(logp, ref, clamp=20.0)
@@ -503,12 +401,6 @@ def test_kl_extreme_clamp_mask_gradcheck_errors():
     y = torch.randn(4, dtype=torch.float64, generator=gen(15))
     for est in ("k1", "k2", "k3"):
         assert torch.autograd.gradcheck(lambda a, est=est: L.kl_penalty(a, y, estimator=est), (x,))
-    with pytest.raises(ValueError, match="estimator"):
-        L.kl_penalty(x, y, estimator="k4")
-    with pytest.raises(ValueError, match="logp_ref"):
-        L.kl_penalty(x, y[:2])
-    with pytest.raises(ValueError, match="clamp"):
-        L.kl_penalty(x, y, clamp=0.0)
 
 
 # ----------------------------------------------------------------------------- extremes, batches

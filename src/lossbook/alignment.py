@@ -14,9 +14,11 @@ import torch.nn.functional as F
 from ._checks import (
     check_choice,
     check_finite,
+    check_nonempty,
     check_number,
     check_reduction,
     check_shapes,
+    has_values,
     is_debug,
     reduce,
 )
@@ -37,6 +39,7 @@ def _sequence(name: str, x: object) -> torch.Tensor:
     if x.ndim != 1:  # type: ignore[union-attr]
         got = list(x.shape)  # type: ignore[union-attr]
         raise ValueError(f"{name}: expected shape [B] (one value per sequence), got {got}")
+    check_nonempty(name, x)  # type: ignore[arg-type]
     return x  # type: ignore[return-value]
 
 
@@ -167,7 +170,9 @@ def dpo_loss(
         ("ref_chosen_logps", ref_chosen_logps),
         ("ref_rejected_logps", ref_rejected_logps),
     )
-    if not _same_float_vectors(policy_chosen_logps, [x for _, x in others]):
+    if not _same_float_vectors(policy_chosen_logps, [x for _, x in others]) or (
+        policy_chosen_logps.numel() == 0
+    ):
         # Slow path only to name the offending argument.
         _sequence("policy_chosen_logps", policy_chosen_logps)
         for name, x in others:
@@ -320,7 +325,7 @@ def orpo_loss(
     _like("rejected_logps", rejected_logps, "chosen_logps", chosen_logps)
     for name, x in (("chosen_logps", chosen_logps), ("rejected_logps", rejected_logps)):
         check_finite(name, x)
-        if bool((x >= 0).any()):
+        if has_values(x) and bool((x >= 0).any()):
             raise ValueError(
                 f"{name}: expected mean token log-probabilities < 0 (P < 1, finite odds), got "
                 f"{x[x >= 0][0].item()!r}"
@@ -463,7 +468,7 @@ def grpo_loss(
     check_choice("loss_type", loss_type, GRPO_LOSS_TYPES)
     check_number("beta", beta, low=0.0)
     _float("logprobs", logprobs)
-    sizes = check_shapes(logprobs=(logprobs, "B T"), rewards=(rewards, "B"))
+    sizes = check_shapes(logprobs=(logprobs, "B T"), rewards=(rewards, "B"), nonempty="BT")
     _like("old_logprobs", old_logprobs, "logprobs", logprobs)
     if mask is None:
         valid = torch.ones_like(logprobs, dtype=torch.bool)

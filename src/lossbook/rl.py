@@ -20,12 +20,15 @@ import torch.nn.functional as F
 
 from ._checks import (
     check_choice,
+    check_device,
     check_finite,
+    check_nonempty,
     check_number,
     check_reduction,
     check_same_shape,
     check_shapes,
     check_tensor,
+    has_values,
     reduce,
 )
 
@@ -53,24 +56,20 @@ def _float(name: str, x: object) -> torch.Tensor:
 def _like(name: str, x: object, ref_name: str, ref: torch.Tensor) -> torch.Tensor:
     """A float tensor with exactly the shape, dtype family and device of ``ref``."""
     _float(name, x)
-    check_same_shape(name, x, ref_name, ref)  # type: ignore[arg-type]
-    if x.device != ref.device:  # type: ignore[union-attr]
-        raise ValueError(f"{name}: expected device {ref.device} (as {ref_name}), got {x.device}")
+    check_same_shape(name, x, ref_name, ref)  # type: ignore[arg-type]  # also the device
     return x  # type: ignore[return-value]
 
 
 def _check_mask(mask: object, ref_name: str, ref: torch.Tensor, name: str = "mask") -> torch.Tensor:
     """A bool or 0/1 tensor with the shape of ``ref``; returned as bool."""
     check_tensor(name, mask)
-    check_same_shape(name, mask, ref_name, ref)  # type: ignore[arg-type]
+    check_same_shape(name, mask, ref_name, ref)  # type: ignore[arg-type]  # also the device
     if mask.dtype != torch.bool:  # type: ignore[union-attr]
-        if mask.is_complex() or bool(((mask != 0) & (mask != 1)).any()):  # type: ignore[union-attr]
+        if mask.is_complex() or (has_values(mask) and bool(((mask != 0) & (mask != 1)).any())):  # type: ignore[union-attr]
             raise ValueError(
                 f"{name}: expected bool or 0/1 values, got {mask.unique()[:5].tolist()}"  # type: ignore[union-attr]
             )
         mask = mask != 0  # type: ignore[operator]
-    if mask.device != ref.device:  # type: ignore[union-attr]
-        raise ValueError(f"{name}: expected device {ref.device} (as {ref_name}), got {mask.device}")
     return mask  # type: ignore[return-value]
 
 
@@ -127,6 +126,7 @@ def reinforce_loss(
     """
     check_reduction(reduction)
     _float("logprobs", logprobs)
+    check_nonempty("logprobs", logprobs)
     _like("returns", returns, "logprobs", logprobs)
     check_finite("returns", returns)
     weight = returns.detach()
@@ -202,6 +202,7 @@ def ppo_clip_loss(
     if dual_clip is not None:
         check_number("dual_clip", dual_clip, low=1.0, low_inclusive=False)
     _float("logprobs", logprobs)
+    check_nonempty("logprobs", logprobs)
     _like("old_logprobs", old_logprobs, "logprobs", logprobs)
     _like("advantages", advantages, "logprobs", logprobs)
     check_finite("advantages", advantages)
@@ -357,6 +358,7 @@ def td_loss(
     check_choice("kind", kind, ("mse", "huber"))
     check_number("delta", delta, low=0.0, low_inclusive=False)
     _float("values", values)
+    check_nonempty("values", values)
     _like("rewards", rewards, "values", values)
     _like("next_values", next_values, "values", values)
     check_finite("rewards", rewards)
@@ -417,18 +419,14 @@ def quantile_huber_loss(
     check_number("kappa", kappa, low=0.0)
     _float("quantiles", quantiles)
     _float("target", target)
-    sizes = check_shapes(quantiles=(quantiles, "B N"), target=(target, "B M"))
-    if target.device != quantiles.device:
-        raise ValueError(
-            f"target: expected device {quantiles.device} (as quantiles), got {target.device}"
-        )
+    sizes = check_shapes(quantiles=(quantiles, "B N"), target=(target, "B M"), nonempty="BNM")
     n = sizes["N"]
     if taus is None:
         taus = (torch.arange(n, dtype=quantiles.dtype, device=quantiles.device) + 0.5) / n
     else:
         _float("taus", taus)
         check_shapes(taus=(taus, str(n)))
-        if not bool(((taus > 0) & (taus < 1)).all()):
+        if has_values(taus) and not bool(((taus > 0) & (taus < 1)).all()):
             raise ValueError(f"taus: expected quantile levels in (0, 1), got {taus.tolist()}")
         taus = taus.detach().to(device=quantiles.device, dtype=quantiles.dtype)
     check_finite("target", target)
@@ -448,12 +446,13 @@ def quantile_huber_loss(
 
 def _check_alpha(alpha: float | torch.Tensor, ref: torch.Tensor) -> torch.Tensor | float:
     if isinstance(alpha, torch.Tensor):
-        if alpha.numel() != 1 or not alpha.is_floating_point():
+        check_tensor("alpha", alpha, kind="float")
+        if alpha.numel() != 1:
             raise ValueError(
-                f"alpha: expected a float or a one-element float tensor, got shape "
-                f"{list(alpha.shape)} dtype {alpha.dtype}"
+                f"alpha: expected a float or a one-element tensor, got shape {list(alpha.shape)}"
             )
-        if not bool(alpha.detach() >= 0):
+        check_device("alpha", alpha, "the losses' inputs", ref)
+        if has_values(alpha) and not bool(alpha.detach() >= 0):
             raise ValueError(f"alpha: expected a temperature >= 0, got {alpha.item()!r}")
         return alpha.detach().reshape(()).to(ref.dtype)
     return check_number("alpha", alpha, low=0.0)
@@ -495,6 +494,7 @@ def sac_actor_loss(
     """
     check_reduction(reduction)
     _float("log_probs", log_probs)
+    check_nonempty("log_probs", log_probs)
     _like("q_values", q_values, "log_probs", log_probs)
     a = _check_alpha(alpha, log_probs)
     check_finite("log_probs", log_probs, always=False)
@@ -545,6 +545,7 @@ def sac_critic_loss(
     check_reduction(reduction)
     check_number("gamma", gamma, low=0.0, high=1.0)
     _float("q_values", q_values)
+    check_nonempty("q_values", q_values)
     _like("rewards", rewards, "q_values", q_values)
     _like("next_q_values", next_q_values, "q_values", q_values)
     _like("next_log_probs", next_log_probs, "q_values", q_values)
@@ -598,6 +599,8 @@ def sac_temperature_loss(
             f"log_alpha: expected a one-element tensor, got shape {list(log_alpha.shape)}"
         )
     _float("log_probs", log_probs)
+    check_nonempty("log_probs", log_probs)
+    check_device("log_probs", log_probs, "log_alpha", log_alpha)
     check_finite("log_alpha", log_alpha)
     check_finite("log_probs", log_probs, always=False)
     gap = (log_probs.detach() + target_entropy).to(log_alpha.dtype)
@@ -657,6 +660,7 @@ def kl_penalty(
     if clamp is not None:
         check_number("clamp", clamp, low=0.0, low_inclusive=False)
     _float("logp", logp)
+    check_nonempty("logp", logp)
     _like("logp_ref", logp_ref, "logp", logp)
     if mask is not None:
         mask = _check_mask(mask, "logp", logp)

@@ -16,8 +16,8 @@ def _critic(g, dt):
 
 
 # Real and fake scores come from different batches: their shapes are free.
-_SCORES = dict(any_shape=("real_logits", "fake_logits", "real_scores", "fake_scores"),
-               free_size=("fake_logits", "fake_scores"))
+_SCORES = {"any_shape": ("real_logits", "fake_logits", "real_scores", "fake_scores"),
+           "free_size": ("fake_logits", "fake_scores")}
 _SATURATED = S(torch.tensor([[1e4], [-1e4]]), torch.tensor([[-1e4], [1e4]]))
 
 ENTRIES = [
