@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve build test bench bench-site clean
+.PHONY: serve build test bench bench-site clean kata
 
 # uv installs from its cache in seconds (pip re-downloads and re-unpacks everything each time).
 UV := $(BIN)/uv
@@ -31,6 +31,12 @@ build: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+# Practice (docs/practice.md): `make kata` lists the katas, `make kata ARGS="check NAME FILE"` runs
+# any `lossbook kata` command with .venv's lossbook (FILE relative to this directory).
+kata: $(STAMP)
+	@$(BIN)/lossbook kata $(or $(ARGS),list)
+	@$(if $(ARGS),,echo 'Put lossbook on your path: source $(BIN)/activate (or: make kata ARGS="show NAME")')
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

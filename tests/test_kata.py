@@ -64,6 +64,22 @@ def test_checklist_katas_are_registered():
     assert not missing, f"katas missing from the registry: {missing}"
 
 
+def test_every_catalogue_module_is_registered_and_holds_its_lessons_katas():
+    """A catalogue is one module per lesson plus its line in CATALOGUES (CONTRIBUTING.md)."""
+    from lossbook.kata import catalogues
+
+    modules = {p.stem for p in Path(catalogues.__file__).parent.glob("*.py")} - {"__init__"}
+    assert modules == set(catalogues.CATALOGUES), "a catalogue module is missing from CATALOGUES"
+    homes = {}
+    for k in kata.KATAS.values():
+        module = k.reference.__module__.removeprefix("lossbook.kata.catalogues.")
+        homes.setdefault(module, set()).add(k.lesson.partition("#")[0])
+    assert set(homes) == set(catalogues.CATALOGUES), "a catalogue registers no kata"
+    for module, pages in homes.items():
+        page = module.replace("glossary_", "glossary/", 1).replace("_", "-") + ".md"
+        assert pages == {page}, f"catalogues/{module}.py holds katas of {sorted(pages)}"
+
+
 @pytest.mark.parametrize("name", list(kata.KATAS))
 def test_kata_is_well_formed(name):
     k = kata.get(name)
@@ -153,14 +169,6 @@ SNIPPET_SOLUTIONS = {
     "inverse_bicycle": "simulation.py",
     "overfit_one_batch": "debugging.py",
     "grad_norm": "debugging.py",
-}
-
-# The lessons' own snippets, checked by the katas too: the site and the katas agree.
-LESSON_SNIPPETS = {
-    "precision_recall_f1": "metrics.py",
-    "q_sample": "diffusion.py",
-    "info_nce": "contrastive.py",
-    "dpo_loss": "alignment.py",
 }
 
 # The lessons' own snippets, checked by the katas too: the site and the katas agree.
@@ -273,14 +281,67 @@ NUMPY_SNIPPETS = {
 }
 
 
+def snippet_section(file: str, name: str) -> str:
+    """A named section of a snippet file, as a page's tab shows it (markers dropped)."""
+    text = (SNIPPETS / file).read_text(encoding="utf-8")
+    return text.split(f"# --8<-- [start:{name}]\n", 1)[1].split(f"# --8<-- [end:{name}]", 1)[0]
+
+
 @pytest.mark.parametrize("name", sorted(NUMPY_SNIPPETS))
-def test_the_numpy_snippet_passes_with_numpy_inputs(name, tmp_path):
+def test_the_numpy_tab_passes_as_it_is_with_numpy_inputs(name, tmp_path):
+    """The NumPy tab pasted into a file, `..._np` name and all, passes `check --numpy`."""
     file, function = NUMPY_SNIPPETS[name]
-    path = write(tmp_path, f"import runpy\n\n{kata.get(name).function} = runpy.run_path("
-                           f"{str(SNIPPETS / file)!r})[{function!r}]\n")
+    assert function == kata.get(name).numpy_function  # the tab and the NumPy starter agree
+    path = write(tmp_path, snippet_section(file, function.removesuffix("_np") + "_numpy"))
     report = kata.check(name, path, numpy=True)
     assert report.ok, report.render()
+    assert f"checking {function}() in" in report.render()
     assert "NumPy: arrays in" in report.render()
+
+
+def test_numpy_mode_says_the_gradient_cases_are_skipped(tmp_path):
+    cases = kata.get("focal_loss").cases()
+    assert sum(bool(c.grad) for c in cases) == 2
+    path = write(tmp_path, snippet_section("focal_loss.py", "focal_loss_numpy"))
+    lines = kata.check("focal_loss", path, numpy=True).render().split("\n")
+    for case in cases:
+        assert f"  PASS  {case.name}{'  [gradient skipped]' if case.grad else ''}" in lines
+    assert "the gradients of 2 cases were not checked (--numpy)" in flat("\n".join(lines))
+    # The lesson's file holds both tabs: --numpy checks the NumPy one, the default the torch one.
+    both = SNIPPETS / "focal_loss.py"
+    assert "checking focal_loss_np() in" in kata.check("focal_loss", both, numpy=True).render()
+    report = kata.check("focal_loss", both).render()
+    assert "checking focal_loss() in" in report and "skipped" not in report
+    assert report.count("  PASS  ") == len(cases)
+
+
+def test_a_numpy_version_checked_without_numpy_points_to_the_flag(tmp_path, capsys):
+    path = write(tmp_path, snippet_section("focal_loss.py", "focal_loss_numpy"))
+    code, _, err = run_cli(capsys, "kata", "check", "focal_loss", str(path))
+    assert code == 2
+    assert "no function named `focal_loss`. It defines: focal_loss_np." in flat(err)
+    assert "`focal_loss_np` looks like a NumPy version: check it with --numpy." in flat(err)
+
+
+def test_the_files_prints_stay_out_of_the_report(tmp_path, capsys):
+    path = write(tmp_path, """
+        import torch
+
+        print("my file is loading")
+
+        def confusion_matrix(pred, target, num_classes):
+            print("debug:", pred.shape)
+            flat = target * num_classes + pred
+            return torch.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
+    """)
+    code, out, err = run_cli(capsys, "kata", "check", "confusion_matrix", str(path))
+    n = len(kata.get("confusion_matrix").cases())
+    assert code == 0 and err == ""
+    assert out.startswith("kata confusion_matrix: checking confusion_matrix() in")
+    assert "my file is loading" not in out and "debug:" not in out
+    assert out.rstrip().endswith(f"(Your file printed {n + 1} lines during the check; not shown.)")
+    output = kata.check("confusion_matrix", path).output
+    assert output.startswith("my file is loading\ndebug: torch.Size(")
 
 
 def test_numpy_mode_hands_over_arrays_and_skips_gradients(tmp_path):
@@ -304,14 +365,16 @@ def test_numpy_mode_is_refused_for_katas_on_modules(tmp_path, capsys):
     assert code == 2 and "no NumPy version" in err and not (tmp_path / "a.py").exists()
 
 
-def test_a_numpy_starter_imports_numpy(tmp_path, capsys):
+def test_a_numpy_starter_imports_numpy_and_is_named_as_the_tab(tmp_path, capsys):
     path = tmp_path / "focal_np.py"
     code, out, _ = run_cli(capsys, "kata", "new", "focal_loss", str(path), "--numpy")
     text = path.read_text(encoding="utf-8")
     assert code == 0 and "lossbook kata check --numpy focal_loss" in out
+    assert "implement focal_loss_np()" in out
     assert "import numpy as np" in text and "import torch" not in text
+    assert "def focal_loss_np(logits, target, gamma=2.0, alpha=None):" in text
     code, out, _ = run_cli(capsys, "kata", "check", "focal_loss", str(path), "--numpy")
-    assert code == 1 and "still raises NotImplementedError" in out
+    assert code == 1 and "focal_loss_np still raises NotImplementedError" in out
 
 
 def test_every_kata_has_an_independent_solution_in_this_file():
@@ -836,17 +899,39 @@ def test_unknown_kata_and_bare_commands_exit_2(capsys):
 # --------------------------------------------------------------------------- the installed script
 
 
-def test_the_console_script_works_from_the_shell(tmp_path):
-    """list, show and new through the `lossbook` executable the package installs."""
-    script = Path(sys.executable).parent / "lossbook"
-    assert script.exists(), "the console script is not installed: pip install -e ."
-    env = dict(os.environ, PATH=f"{script.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+def practice_setup_blocks() -> list[str]:
+    """The commands of the Practice page's set-up section (its `text` fences), as printed."""
+    text = (ROOT / "docs" / "practice.md").read_text(encoding="utf-8")
+    section = text.split("### The `lossbook` command\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^```text\n(.*?)^```", section, flags=re.M | re.S)
+
+
+def shell_env(**extra: str) -> dict[str, str]:
+    """The environment of a new terminal: no .venv on the PATH, no outer make or venv."""
+    drop = {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "VIRTUAL_ENV", "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    return {**env, **extra}
+
+
+def test_the_practice_page_set_up_works_as_written(tmp_path):
+    """Issue 13.7: `make kata`, then `source .venv/bin/activate` puts `lossbook` on the path.
+
+    Run in this checkout, whose .venv is the one running the tests (a fresh clone is the opt-in
+    test below). Then the console script does list, show and new from the shell.
+    """
+    if Path(sys.executable).parent != ROOT / ".venv" / "bin":
+        pytest.skip("the suite does not run in the repository's .venv")
+    env = shell_env()
+    if subprocess.run(["make", "-q", ".venv/.installed"], cwd=ROOT, env=env).returncode:
+        pytest.skip(".venv is older than pyproject.toml or requirements.lock: make would reinstall")
+    blocks = practice_setup_blocks()
+    assert blocks[0].strip() == "make kata" and "source .venv/bin/activate" in blocks[1]
     starter = tmp_path / "focal.py"
-    commands = f"lossbook kata list && lossbook kata show focal_loss && lossbook kata new focal_loss {starter}"
-    done = subprocess.run(
-        ["bash", "-c", commands],
-        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path, check=False,
-    )
+    script = "set -e\n" + "".join(blocks) + f"lossbook kata new focal_loss {starter}\n"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=ROOT, check=False)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     for name in kata.KATAS:
         assert name in done.stdout
@@ -854,6 +939,22 @@ def test_the_console_script_works_from_the_shell(tmp_path):
     assert f"Wrote {starter}" in done.stdout
     report = kata.check("focal_loss", starter)
     assert "still raises NotImplementedError" in report.render()
+
+
+@pytest.mark.skipif(not os.environ.get("LOSSBOOK_FRESH_CLONE"),
+                    reason="clones and installs (1-2 min): LOSSBOOK_FRESH_CLONE=1 runs it")
+def test_the_practice_page_set_up_works_in_a_fresh_clone(tmp_path):
+    """The same commands in a fresh clone of this repository (committed state), .venv created."""
+    clone = tmp_path / "lossbook"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    assert not (clone / ".venv").exists()
+    script = "set -e\n" + "".join(practice_setup_blocks())
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                          env=shell_env(), timeout=900, cwd=clone, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert all(name in done.stdout for name in kata.KATAS)
+    assert "Write:   def focal_loss(logits, target, gamma=2.0, alpha=None)" in done.stdout
+    assert (clone / ".venv" / "bin" / "lossbook").exists()
 
 
 # --------------------------------------------------------------------------- the pages that use the katas

@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
             path.write_text(starter(selected.name, numpy=args.numpy), encoding="utf-8")
         except OSError as error:
             return _error(f"cannot write {path}: {error.strerror or error}.")
-        print(f"Wrote {path}: implement {selected.function}(), then run")
+        function = selected.numpy_function if args.numpy else selected.function
+        print(f"Wrote {path}: implement {function}(), then run")
         print(f"  lossbook kata check{' --numpy' if args.numpy else ''} {selected.name} {path}")
         return EXIT_OK
     # check

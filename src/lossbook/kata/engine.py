@@ -6,6 +6,7 @@ import contextlib
 import copy
 import importlib.util
 import inspect
+import io
 import linecache
 import math
 import signal
@@ -13,7 +14,7 @@ import sys
 import textwrap
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,13 +59,22 @@ def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def load_function(path: str | Path, name: str, *, kata: str | None = None) -> Callable:
-    """Import the reader's file and return its function ``name``.
+def load_function(
+    path: str | Path, name: str, *, kata: str | None = None, also: Sequence[str] = ()
+) -> Callable:
+    """Import the reader's file and return its function ``name`` (or the first of ``also``
+    that it defines, when it has no ``name``).
 
     Raises:
-        KataError: the file is missing, does not parse, raises when imported, or does not define
-            a function called ``name``; the message says what to do.
+        KataError: the file is missing, does not parse, raises when imported, or defines none
+            of the functions asked for; the message says what to do.
     """
+    return _load(path, (name, *also), kata=kata)[1]
+
+
+def _load(path: str | Path, names: Sequence[str], *, kata: str | None) -> tuple[str, Callable]:
+    """``(the name found, the function)``: the first of ``names`` the file defines."""
+    name, also = names[0], tuple(names[1:])
     path = Path(path)
     shown = str(path)
     new = f"`lossbook kata new {kata} {shown}`" if kata else "`lossbook kata new NAME FILE`"
@@ -111,19 +121,25 @@ def load_function(path: str | Path, name: str, *, kata: str | None = None) -> Ca
         with contextlib.suppress(ValueError):
             sys.path.remove(str(path.parent))
 
+    for candidate in names:
+        function = module.__dict__.get(candidate)
+        if function is not None and callable(function):
+            return candidate, function
     function = module.__dict__.get(name)
-    if function is None or not callable(function):
-        defined = sorted(
-            k for k, v in module.__dict__.items()
-            if inspect.isfunction(v) and v.__module__ == module_name and not k.startswith("_")
-        )
-        found = f"It defines: {', '.join(defined)}." if defined else "It defines no function."
-        what = "no function" if function is None else f"a {type(function).__name__}, not a function,"
-        raise KataError(
-            f"{shown} has {what} named `{name}`. {found} The kata calls `{name}(...)`;"
-            " keep the name and the signature of the starter."
-        )
-    return function
+    defined = sorted(
+        k for k, v in module.__dict__.items()
+        if inspect.isfunction(v) and v.__module__ == module_name and not k.startswith("_")
+    )
+    found = f"It defines: {', '.join(defined)}." if defined else "It defines no function."
+    what = "no function" if function is None else f"a {type(function).__name__}, not a function,"
+    named = " or ".join(f"`{n}`" for n in (name, *also))
+    numpy_twin = f"{name}_np"
+    if numpy_twin in defined and numpy_twin not in also:
+        found += f" `{numpy_twin}` looks like a NumPy version: check it with --numpy."
+    raise KataError(
+        f"{shown} has {what} named {named}. {found} The kata calls `{name}(...)`;"
+        " keep the name and the signature of the starter."
+    )
 
 
 @contextlib.contextmanager
@@ -273,6 +289,7 @@ class CaseResult:
     name: str
     passed: bool
     detail: str = ""
+    skipped: str = ""  # what was not checked (the gradients, with --numpy)
 
 
 @dataclass
@@ -284,6 +301,8 @@ class CheckReport:
     results: list[CaseResult] = field(default_factory=list)
     stopped: str | None = None  # why the check stopped early (e.g. NotImplementedError)
     numpy: bool = False
+    function: str = ""  # the function checked (the kata's, or its NumPy twin `..._np`)
+    output: str = ""  # what the reader's file printed during the check (not in the report)
 
     @property
     def ok(self) -> bool:
@@ -292,17 +311,25 @@ class CheckReport:
     def render(self) -> str:
         k = self.kata
         mode = " (NumPy: arrays in, values compared, gradients not checked)" if self.numpy else ""
-        lines = [f"kata {k.name}: checking {k.function}() in {self.path} against {k.library}{mode}"]
+        function = self.function or k.function
+        lines = [f"kata {k.name}: checking {function}() in {self.path} against {k.library}{mode}"]
         for r in self.results:
-            lines.append(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}")
+            skipped = f"  [{r.skipped} skipped]" if r.skipped else ""
+            lines.append(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}{skipped}")
         if self.stopped:
             lines += ["", self.stopped]
-            return "\n".join(lines)
+            return "\n".join(lines + self._printed())
         failed = [r for r in self.results if not r.passed]
         if not failed:
             done = f"All {len(self.results)} cases pass. Well done: now write it again tomorrow,"
             lines += ["", done + " from memory."]
-            return "\n".join(lines)
+            skipped = sum(bool(r.skipped) for r in self.results)
+            if skipped:
+                lines.append(
+                    f"The values are right; the gradients of {skipped} case"
+                    f"{'s were' if skipped > 1 else ' was'} not checked (--numpy)."
+                )
+            return "\n".join(lines + self._printed())
         first = failed[0]
         lines += ["", f"First failure: {first.name}", textwrap.indent(first.detail, "  ")]
         lesson = f"; the lesson: {k.lesson_url}" if k.lesson else ""
@@ -311,7 +338,14 @@ class CheckReport:
             f" `lossbook kata show {k.name}` repeats the task{lesson}"
         )
         lines += ["", summary]
-        return "\n".join(lines)
+        return "\n".join(lines + self._printed())
+
+    def _printed(self) -> list[str]:
+        """A note that the reader's file printed something (kept out of the report)."""
+        n = len(self.output.splitlines())
+        if not n:
+            return []
+        return [f"(Your file printed {n} line{'s' if n != 1 else ''} during the check; not shown.)"]
 
 
 def _wrap(text: str) -> str:
@@ -339,10 +373,13 @@ def _case_failure(kata: Kata, case: Case, problem: str, got: object | None, args
 
 
 def _run_case(
-    kata: Kata, function: Callable, case: Case, path: Path, *, numpy: bool = False
+    kata: Kata, function: Callable, case: Case, path: Path, *, numpy: bool = False,
+    name: str | None = None,
 ) -> CaseResult:
     params = kata.params
     grad_idx = [] if numpy else [params.index(n) for n in case.grad]
+    skipped = "gradient" if numpy and case.grad else ""
+    name = name or kata.function  # as the file calls it (`focal_loss_np` with --numpy)
     ref_args = tuple(_fresh(a, i in grad_idx) for i, a in enumerate(case.args))
     torch.manual_seed(0)  # the same random stream for both calls (dropout, sampling)
     want = _structure(kata.reference(*ref_args))
@@ -354,14 +391,16 @@ def _run_case(
     except NotImplementedError:
         raise
     except Exception as error:  # noqa: BLE001 - reported as a failed case
-        problem = f"{kata.function}(...) raised {_error_text(error)}{_user_frame(error, path)}"
-        return CaseResult(case.name, False, _case_failure(kata, case, problem, None, case.args))
+        problem = f"{name}(...) raised {_error_text(error)}{_user_frame(error, path)}"
+        failure = _case_failure(kata, case, problem, None, case.args)
+        return CaseResult(case.name, False, failure, skipped)
     got_s = _structure(got)
     problem = _compare(want, got_s, kata.rtol, kata.atol, "the output")
     if problem:
-        return CaseResult(case.name, False, _case_failure(kata, case, problem, got_s, case.args))
+        failure = _case_failure(kata, case, problem, got_s, case.args)
+        return CaseResult(case.name, False, failure, skipped)
     if not grad_idx:
-        return CaseResult(case.name, True)
+        return CaseResult(case.name, True, skipped=skipped)
 
     out = _first(got)
     if not isinstance(out, torch.Tensor) or not out.requires_grad:
@@ -403,7 +442,10 @@ def check(name: str, path: str | Path, *, numpy: bool = False) -> CheckReport:
     """Check the reader's implementation in ``path`` against kata ``name``'s library function.
 
     With ``numpy=True`` the reader's function receives NumPy arrays instead of tensors (for an
-    interview without torch); values are compared, gradients are not.
+    interview without torch); values are compared, gradients are not (the report says
+    "skipped"), and the function may carry the name of the lessons' NumPy tabs
+    (`Kata.numpy_function`, e.g. `focal_loss_np`).
+    What the file prints is captured into `CheckReport.output`, out of the report.
 
     Raises:
         KeyError: no kata called ``name``.
@@ -413,15 +455,24 @@ def check(name: str, path: str | Path, *, numpy: bool = False) -> CheckReport:
     kata = get(name)
     if numpy and not kata.numpy:
         raise ValueError(f"kata {kata.name} works on torch modules: it has no NumPy version")
-    function = load_function(path, kata.function, kata=kata.name)
-    report = CheckReport(kata, str(path), numpy=numpy)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # the file's prints stay out of the report
+        report = _check(kata, path, numpy=numpy)
+    report.output = printed.getvalue()
+    return report
+
+
+def _check(kata: Kata, path: str | Path, *, numpy: bool) -> CheckReport:
+    names = (kata.numpy_function, kata.function) if numpy else (kata.function,)
+    name, function = _load(path, names, kata=kata.name)
+    report = CheckReport(kata, str(path), numpy=numpy, function=name)
     try:
         inspect.signature(function).bind(*kata.params)
     except TypeError:
         report.stopped = (
-            f"{kata.function}{inspect.signature(function)} cannot be called as"
-            f" {kata.function}({', '.join(kata.params)}): keep the kata's signature,"
-            f" def {kata.signature}."
+            f"{name}{inspect.signature(function)} cannot be called as"
+            f" {name}({', '.join(kata.params)}): keep the kata's signature,"
+            f" def {name}{kata.signature[len(kata.function):]}."
         )
         return report
     except ValueError:  # builtins without a signature: just try to call them
@@ -430,11 +481,13 @@ def check(name: str, path: str | Path, *, numpy: bool = False) -> CheckReport:
     with _one_thread():
         for case in kata.cases():
             try:
-                report.results.append(_run_case(kata, function, case, resolved, numpy=numpy))
+                report.results.append(
+                    _run_case(kata, function, case, resolved, numpy=numpy, name=name)
+                )
             except NotImplementedError:
                 report.results.clear()
                 report.stopped = _wrap(
-                    f"{kata.function} still raises NotImplementedError: write its body, then run"
+                    f"{name} still raises NotImplementedError: write its body, then run"
                     f" the check again. Stuck? `lossbook kata show {kata.name}` has a hint."
                 )
                 break
@@ -448,6 +501,8 @@ def starter(name: str, *, numpy: bool = False) -> str:
         raise ValueError(f"kata {kata.name} works on torch modules: it has no NumPy version")
     imports = "import numpy as np" if numpy else kata.imports
     flag = " --numpy" if numpy else ""
+    function = kata.numpy_function if numpy else kata.function
+    signature = function + kata.signature[len(kata.function):]
     arrays = "\n\n    NumPy version: every tensor argument arrives as a NumPy array." if numpy else ""
     body = textwrap.fill(kata.task, 88, initial_indent="    ", subsequent_indent="    ")
     shapes = "\n".join(f"        {s}" for s in kata.shapes)
@@ -456,9 +511,9 @@ def starter(name: str, *, numpy: bool = False) -> str:
         f"Check it:  lossbook kata check{flag} {kata.name} <this file>\n"
         f"Stuck?     lossbook kata show {kata.name}   (a hint, and the lesson)\n"
         f'"""\n\n{imports}\n\n\n'
-        f"def {kata.signature}:\n"
+        f"def {signature}:\n"
         f'    """{kata.returns[0].upper()}{kata.returns[1:]}.\n\n{body}{arrays}\n\n'
         f"    Shapes:\n{shapes}\n"
         f'    """\n'
-        f'    raise NotImplementedError("write {kata.function}")\n'
+        f'    raise NotImplementedError("write {function}")\n'
     )

@@ -88,6 +88,11 @@ class Kata:
         return self.signature.split("(", 1)[0]
 
     @property
+    def numpy_function(self) -> str:
+        """The name of the NumPy version, as the lessons' NumPy tabs call it (``focal_loss_np``)."""
+        return self.function + "_np"
+
+    @property
     def params(self) -> list[str]:
         """The argument names of the signature, in order."""
         tree = ast.parse(f"def {self.signature}: pass")
