@@ -69,6 +69,7 @@ def test_citations_are_numbered_by_first_use_and_listed_with_their_locators(tmp_
     ("See [@lin2017focal].", r"page\.md:2: citation of 'lin2017focal' has no locator"),
     ("See [@lin2017focal,  ].", r"page\.md:2: citation of 'lin2017focal' has no locator"),
     ("See [@lin2017focal §1].", r"page\.md:2: cannot read citation"),
+    ("See [@lin2017focal,\n§1].", r"page\.md:2: .*keep \[@key, locator\] on one line"),
 ])
 def test_a_bad_citation_fails_the_build_naming_page_and_line(tmp_path, text, message):
     sources = _bib(tmp_path, PAPER)

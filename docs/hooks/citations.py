@@ -31,7 +31,8 @@ OPTIONAL = ("venue", "version", "note")
 # "[@" but does not parse is an error, not prose: it would otherwise reach the reader raw.
 PART = re.compile(r"^\s*@(?P<key>[A-Za-z0-9][\w:.-]*)\s*(?:,\s*(?P<locator>.*?))?\s*$")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<ticks>`{3,}|~{3,})")
-CODE_OR_CITATION = re.compile(r"(?P<code>(`+)(?:(?!\2).)+?\2)|\[(?P<cite>@[^\[\]\n]*)\]")
+INLINE_CODE = r"(?P<code>(`+)(?:(?!\2).)+?\2)"
+CODE_OR_CITATION = re.compile(INLINE_CODE + r"|\[(?P<cite>@[^\[\]\n]*)\]")
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ def cite(markdown: str, sources: dict[str, Source], where: str) -> tuple[str, li
             continue
         # Left to right, an inline code span is kept as it is and a citation is replaced.
         lines[i] = CODE_OR_CITATION.sub(lambda m: m[0] if m["code"] else replace(m, i + 1), line)
+        if "[@" in re.sub(INLINE_CODE, "", lines[i]):
+            raise PluginError(f"{where}:{i + 1}: a citation that does not close on its line would reach the "
+                              f"reader raw: keep [@key, locator] on one line")
     cited = [(sources[key], locators[key]) for key in order]
     return "\n".join(lines), cited
 
