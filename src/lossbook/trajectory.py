@@ -14,6 +14,7 @@ from ._checks import (
     check_reduction,
     check_shapes,
     check_tensor,
+    has_values,
     masked_reduce,
     reduce,
 )
@@ -41,13 +42,14 @@ def _check_trajectories(
         mode_logits=(mode_logits, "B K"),
         target=(target, "B T 2"),
         mask=(mask, "B T"),
+        nonempty="BKT",
     )
     check_finite("target", target)
     check_finite("pred", pred, always=False)
     if mask is None:
         return None
     check_tensor("mask", mask, kind="int_or_bool")
-    if mask.dtype != torch.bool and bool(((mask != 0) & (mask != 1)).any()):
+    if mask.dtype != torch.bool and has_values(mask) and bool(((mask != 0) & (mask != 1)).any()):
         raise ValueError(f"mask: expected 0/1 or bool values, got {mask.unique().tolist()}")
     return mask.to(pred.dtype)
 
@@ -218,6 +220,11 @@ def mixture_nll(
         pred, mode_logits, target, mask, log_scale=(log_scale, "B K T 2")
     )
     check_finite("log_scale", log_scale, always=False)
+    if torch.float16 in (pred.dtype, log_scale.dtype, mode_logits.dtype, target.dtype):
+        # z^2 of a far mode overflows float16 (max 65504) and turns its zero weight in the
+        # gradient into NaN: compute in float32 (bfloat16 has float32's range).
+        return mixture_nll(pred.float(), log_scale.float(), mode_logits.float(), target.float(),
+                           distribution=distribution, mask=mask, reduction=reduction).half()
 
     # Per-mode log-likelihood without its constant; forward and backward in a few fused passes.
     gaussian = distribution == "gaussian"
