@@ -173,3 +173,24 @@ def test_elbo_gradcheck_and_extreme_logits():
     loss = elbo_loss(r, torch.tensor([[0.0, 1.0]]), torch.zeros(1, 2), torch.zeros(1, 2))
     loss.backward()
     assert loss.item() == 2e4 and torch.isfinite(r.grad).all()
+
+
+def test_free_bits_floor_the_batch_averaged_kl_of_each_dimension():
+    """free_bits = lambda: the KL term becomes sum_j max(lambda, mean over the batch of KL_j)
+    (the IAF paper's free bits, one group per latent dimension); a dimension under the floor
+    gets no gradient from the KL."""
+    g = torch.Generator().manual_seed(3)
+    recon, x = torch.randn(4, 6, generator=g, dtype=torch.float64), torch.rand(4, 6, generator=g, dtype=torch.float64)
+    mu = torch.stack([2.0 * torch.ones(4), 0.01 * torch.randn(4, generator=g)], 1).double()
+    logvar = torch.zeros(4, 2, dtype=torch.float64)
+    mu.requires_grad_(True)
+    per_dim = 0.5 * (mu.detach().square() + logvar.exp() - 1 - logvar)  # [B, D]
+    nll = F.binary_cross_entropy_with_logits(recon, x, reduction="none").sum(1)
+    lam = 0.5  # above dimension 1's KL (~5e-5), below dimension 0's (2.0)
+    loss = elbo_loss(recon, x, mu, logvar, free_bits=lam, beta=2.0, reduction="none")
+    expected = nll + 2.0 * per_dim.mean(0).clamp_min(lam).sum()
+    torch.testing.assert_close(loss, expected)
+    loss.sum().backward()
+    assert bool((mu.grad[:, 1] == 0).all()) and bool((mu.grad[:, 0] != 0).all())
+    torch.testing.assert_close(elbo_loss(recon, x, mu, logvar, free_bits=0.0), elbo_loss(recon, x, mu, logvar))
+

@@ -455,74 +455,6 @@ def test_realism_prefers_the_unbiased_policy():
 # ------------------------------------------------------------------ bad input
 
 
-def test_bad_boxes():
-    with pytest.raises(ValueError, match="boxes_a.*\\[..., 5\\]"):
-        box_overlap(torch.zeros(3, 4), torch.zeros(3, 5))
-    with pytest.raises(TypeError, match="boxes_b"):
-        box_overlap(torch.zeros(5), torch.zeros(5, dtype=torch.long))
-    with pytest.raises(ValueError, match="boxes_b.*broadcast"):
-        box_overlap(torch.zeros(3, 5), torch.zeros(2, 5))
-    with pytest.raises(ValueError, match="boxes.*non-negative"):
-        box_corners(torch.tensor([0.0, 0.0, -1.0, 2.0, 0.0]))
-    with pytest.raises(ValueError, match="boxes.*A, T, 5"):
-        collision(torch.zeros(4, 5))
-    with pytest.raises(ValueError, match="valid"):
-        collision(torch.zeros(3, 2, 5), valid=torch.ones(3, 3, dtype=torch.bool))
-    with pytest.raises(TypeError, match="valid"):
-        collision(torch.zeros(3, 2, 5), valid=torch.ones(3, 2))
-
-
-def test_bad_map():
-    boxes = torch.zeros(2, 5)
-    with pytest.raises(ValueError, match="drivable_area, road_edges.*neither"):
-        offroad(boxes)
-    with pytest.raises(ValueError, match="both"):
-        offroad(boxes, drivable_area=torch.zeros(3, 2), road_edges=torch.zeros(2, 2))
-    with pytest.raises(ValueError, match="drivable_area.*P >= 3"):
-        offroad(boxes, drivable_area=torch.zeros(2, 2))
-    with pytest.raises(ValueError, match="road_edges\\[1\\]"):
-        offroad(boxes, road_edges=[torch.zeros(2, 2), torch.zeros(1, 2)])
-    with pytest.raises(ValueError, match="polygon.*NaN"):
-        point_in_polygon(torch.zeros(2), torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, float("nan")]]))
-    with pytest.raises(TypeError, match="lanes"):
-        wrong_way(torch.zeros(2), torch.zeros(()), [])
-    with pytest.raises(ValueError, match="heading"):
-        wrong_way(torch.zeros(3, 2), torch.zeros(2), LANES)
-    with pytest.raises(ValueError, match="max_heading_error"):
-        wrong_way(torch.zeros(2), torch.zeros(()), LANES, max_heading_error=4.0)
-
-
-def test_bad_kinematics_and_realism():
-    with pytest.raises(ValueError, match="speed.*T >= 2"):
-        inverse_bicycle(torch.zeros(1), torch.zeros(1))
-    with pytest.raises(ValueError, match="heading"):
-        inverse_bicycle(torch.zeros(3), torch.zeros(4))
-    with pytest.raises(ValueError, match="dt"):
-        kinematic_infeasibility(torch.zeros(3), torch.zeros(3), dt=0.0)
-    with pytest.raises(ValueError, match="log_xy"):
-        log_divergence(torch.zeros(3, 2), torch.zeros(3, 1))
-    with pytest.raises(ValueError, match="sim, log"):
-        histogram_log_likelihood(torch.zeros(4, 2, 3), torch.zeros(2, 4), low=0, high=1)
-    with pytest.raises(ValueError, match="high"):
-        histogram_log_likelihood(torch.zeros(4, 2, 3), torch.zeros(2, 3), low=1, high=1)
-    with pytest.raises(ValueError, match="n_bins"):
-        histogram_log_likelihood(torch.zeros(4, 2, 3), torch.zeros(2, 3), low=0, high=1, n_bins=0)
-    with pytest.raises(ValueError, match="smoothing"):
-        histogram_log_likelihood(torch.zeros(4, 2, 3), torch.zeros(2, 3), low=0, high=1,
-                                 smoothing=0.0)
-    with pytest.raises(ValueError, match="sim.*NaN"):
-        histogram_log_likelihood(torch.full((4, 2, 3), float("nan")), torch.zeros(2, 3), low=0,
-                                 high=1)
-    with pytest.raises(ValueError, match="log_likelihoods.*'speed'"):
-        realism_score({"speed": torch.zeros(2)})
-    with pytest.raises(ValueError, match="log_likelihoods.*<= 0"):
-        realism_score({"offroad": torch.tensor([0.5])})
-    with pytest.raises(ValueError, match="at least one"):
-        realism_score({"offroad": torch.zeros(0)})
-    with pytest.raises(ValueError, match="n_rollouts"):
-        toy_rollouts(0)
-
-
 # ------------------------------------------------------------------ properties
 
 finite = st.floats(-5.0, 5.0, allow_nan=False)
@@ -559,3 +491,19 @@ def test_offroad_monotone_in_box_size(box, grow):
     big[2:4] *= grow
     if bool(offroad(small, drivable_area=road)):
         assert bool(offroad(big, drivable_area=road))  # a bigger box cannot be more on the road
+
+
+def test_histogram_mask_scores_valid_steps_only():
+    """Invalid logged steps (NaN padding here) score 0 and leave the valid ones unchanged; the
+    simulated values of every step still fill the histogram (as WOSAC's estimator does)."""
+    g = torch.Generator().manual_seed(0)
+    sim = 20 * torch.rand(16, 2, 5, generator=g)
+    log = 20 * torch.rand(2, 5, generator=g)
+    mask = torch.tensor([[True, True, False, True, False], [False, True, True, True, True]])
+    padded = torch.where(mask, log, torch.full_like(log, float("nan")))
+    for pool_time in (True, False):
+        full = histogram_log_likelihood(sim, log, low=0, high=20, n_bins=5, pool_time=pool_time)
+        masked = histogram_log_likelihood(sim, padded, low=0, high=20, n_bins=5,
+                                          pool_time=pool_time, mask=mask)
+        torch.testing.assert_close(masked[mask], full[mask])
+        assert bool((masked[~mask] == 0).all()) and bool((full[mask] < 0).all())

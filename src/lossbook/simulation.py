@@ -21,11 +21,14 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from ._checks import (
+    check_device,
     check_finite,
+    check_nonempty,
     check_number,
     check_reduction,
     check_same_shape,
     check_tensor,
+    has_values,
     masked_reduce,
 )
 
@@ -84,7 +87,7 @@ def _check_boxes(name: str, boxes: object, *, min_ndim: int = 1) -> torch.Tensor
             f" {list(boxes.shape)}"
         )
     check_finite(name, boxes, always=False)
-    if boxes.numel() and bool((boxes[..., 2:4] < 0).any()):
+    if has_values(boxes) and bool((boxes[..., 2:4] < 0).any()):
         raise ValueError(f"{name}: expected non-negative length and width (columns 2, 3)")
     return boxes
 
@@ -99,7 +102,7 @@ def _check_polyline(name: str, line: object, *, min_points: int) -> torch.Tensor
     return line
 
 
-def _segments(name: str, polylines: object) -> torch.Tensor:
+def _segments(name: str, polylines: object, like_name: str, like: torch.Tensor) -> torch.Tensor:
     """A polyline `[P, 2]` or a sequence of them -> segments `[S, 2, 2]` (start, end)."""
     if isinstance(polylines, torch.Tensor):
         polylines = [polylines]
@@ -111,11 +114,14 @@ def _segments(name: str, polylines: object) -> torch.Tensor:
     parts = []
     for i, line in enumerate(polylines):
         line = _check_polyline(f"{name}[{i}]", line, min_points=2)
+        check_device(f"{name}[{i}]", line, like_name, like)
         parts.append(torch.stack([line[:-1], line[1:]], dim=1))
     return torch.cat(parts)
 
 
-def _check_mask(name: str, mask: torch.Tensor | None, shape: torch.Size, ref: str) -> None:
+def _check_mask(
+    name: str, mask: torch.Tensor | None, shape: torch.Size, ref: str, like: torch.Tensor
+) -> None:
     if mask is None:
         return
     check_tensor(name, mask, kind="bool")
@@ -124,6 +130,7 @@ def _check_mask(name: str, mask: torch.Tensor | None, shape: torch.Size, ref: st
             f"{name}: expected a bool mask of shape {list(shape)} (as {ref}), got"
             f" {list(mask.shape)}"
         )
+    check_device(name, mask, ref, like)
 
 
 def _wrap(angle: torch.Tensor) -> torch.Tensor:
@@ -219,6 +226,7 @@ def box_overlap(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
             f"boxes_b: shape {list(boxes_b.shape)} does not broadcast with boxes_a"
             f" {list(boxes_a.shape)}"
         ) from None
+    check_device("boxes_b", boxes_b, "boxes_a", boxes_a)
     return ~(_separated_on_axes_of(boxes_a, boxes_b) | _separated_on_axes_of(boxes_b, boxes_a))
 
 
@@ -251,7 +259,7 @@ def collision(boxes: torch.Tensor, *, valid: torch.Tensor | None = None) -> torc
         tensor([ True,  True, False])
     """
     _check_boxes("boxes", boxes, min_ndim=3)
-    _check_mask("valid", valid, boxes.shape[:-1], "boxes[..., 0]")
+    _check_mask("valid", valid, boxes.shape[:-1], "boxes[..., 0]", boxes)
     hit = box_overlap(boxes.unsqueeze(-3), boxes.unsqueeze(-4))  # [..., A, A, T]
     num_agents = boxes.shape[-3]
     eye = torch.eye(num_agents, dtype=torch.bool, device=boxes.device)[..., None]  # [A, A, 1]
@@ -288,7 +296,7 @@ def nearest_object_distance(
     _check_last_dim("xy", xy, 2, "x, y")
     if xy.ndim < 3:
         raise ValueError(f"xy: expected shape [..., A, T, 2], got {list(xy.shape)}")
-    _check_mask("valid", valid, xy.shape[:-1], "xy[..., 0]")
+    _check_mask("valid", valid, xy.shape[:-1], "xy[..., 0]", xy)
     dist = (xy.unsqueeze(-3) - xy.unsqueeze(-4)).norm(dim=-1)  # [..., A, A, T]
     num_agents = xy.shape[-3]
     blocked = torch.eye(num_agents, dtype=torch.bool, device=xy.device)[..., None]
@@ -325,6 +333,7 @@ def point_in_polygon(points: torch.Tensor, polygon: torch.Tensor) -> torch.Tenso
     """
     _check_last_dim("points", points, 2, "x, y")
     _check_polyline("polygon", polygon, min_points=3)
+    check_device("polygon", polygon, "points", points)
     polygon = polygon.to(points.dtype)
     px, py = points[..., 0, None], points[..., 1, None]  # [..., 1]
     x0, y0 = polygon[:, 0], polygon[:, 1]
@@ -377,7 +386,7 @@ def signed_distance_to_road_edges(
         tensor([-2.0000,  1.5000])
     """
     _check_last_dim("points", points, 2, "x, y")
-    segments = _segments("road_edges", road_edges)
+    segments = _segments("road_edges", road_edges, "points", points)
     dist, cross = _nearest_segment(points, segments)
     nearest = dist.amin(dim=-1, keepdim=True)
     # segments sharing the nearest vertex tie up to rounding (float32 map coordinates are large)
@@ -429,6 +438,7 @@ def offroad(
     corners = box_corners(boxes)  # validates boxes
     if drivable_area is not None:
         _check_polyline("drivable_area", drivable_area, min_points=3)
+        check_device("drivable_area", drivable_area, "boxes", boxes)
         return (~point_in_polygon(corners, drivable_area)).any(dim=-1)
     return (signed_distance_to_road_edges(corners, road_edges) > 0).any(dim=-1)
 
@@ -478,7 +488,7 @@ def wrong_way(
     check_same_shape("heading", heading, "xy[..., 0]", xy[..., 0])
     check_number("max_distance", max_distance, low=0.0)
     check_number("max_heading_error", max_heading_error, low=0.0, high=math.pi)
-    segments = _segments("lanes", lanes)
+    segments = _segments("lanes", lanes, "xy", xy)
     dist, _ = _nearest_segment(xy, segments)  # [..., S]
     d = (segments[:, 1] - segments[:, 0]).to(xy.dtype)
     lane_dir = torch.atan2(d[:, 1], d[:, 0])  # [S]
@@ -576,7 +586,7 @@ def kinematic_infeasibility(
     accel, curvature = inverse_bicycle(speed, heading, dt=dt, min_speed=min_speed)
     check_number("max_accel", max_accel, low=0.0)
     check_number("max_curvature", max_curvature, low=0.0)
-    _check_mask("valid", valid, speed.shape, "speed")
+    _check_mask("valid", valid, speed.shape, "speed", speed)
     bad = (accel.abs() > max_accel) | (curvature.abs() > max_curvature)
     if valid is not None:
         bad = bad & valid[..., :-1] & valid[..., 1:]
@@ -620,7 +630,8 @@ def log_divergence(
     _check_last_dim("sim_xy", sim_xy, 2, "x, y")
     check_tensor("log_xy", log_xy, kind="float")
     check_same_shape("log_xy", log_xy, "sim_xy", sim_xy)
-    _check_mask("mask", mask, sim_xy.shape[:-1], "sim_xy[..., 0]")
+    _check_mask("mask", mask, sim_xy.shape[:-1], "sim_xy[..., 0]", sim_xy)
+    check_nonempty("sim_xy", sim_xy)
     dist = (sim_xy - log_xy).norm(dim=-1)
     if mask is None:
         mask = torch.ones_like(dist, dtype=torch.bool)
@@ -638,6 +649,7 @@ def histogram_log_likelihood(
     n_bins: int = 20,
     smoothing: float = 0.1,
     pool_time: bool = True,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     r"""Log-likelihood of each logged value under a histogram of the simulated rollouts (WOSAC).
 
@@ -660,10 +672,17 @@ def histogram_log_likelihood(
         n_bins: number of bins.
         smoothing: $\alpha > 0$, pseudo-count per bin.
         pool_time: one histogram per agent over all steps (True) or one per agent and step.
+        mask: `True` where the logged value is valid (the agent exists at that step). Invalid
+            steps may hold anything (NaN padding included); their log-likelihood is 0, so
+            average with `ll.sum() / mask.sum()`, as WOSAC averages over the valid steps only
+            (waymo-open-dataset `sim_agents_metrics/metrics.py`, `_reduce_average_with_validity`,
+            checked at commit 62b97ad). The simulated values of every step still fill the
+            histogram, as in WOSAC's estimator.
 
     Shape:
         - sim: `[R, A, T]`
         - log: `[A, T]`
+        - mask: `[A, T]`, bool
         - output: `[A, T]`
 
     Example:
@@ -686,7 +705,11 @@ def histogram_log_likelihood(
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
         raise ValueError(f"n_bins: expected a positive int, got {n_bins!r}")
     check_number("smoothing", smoothing, low=0.0, low_inclusive=False)
+    check_device("log", log, "sim", sim)
     check_finite("sim", sim)
+    if mask is not None:
+        _check_mask("mask", mask, log.shape, "log", log)
+        log = torch.where(mask, log, torch.full((), low, dtype=log.dtype, device=log.device))
     check_finite("log", log)
 
     def bin_index(x: torch.Tensor) -> torch.Tensor:
@@ -698,7 +721,10 @@ def histogram_log_likelihood(
     if pool_time:
         counts = counts.sum(dim=1, keepdim=True).expand_as(counts)  # [A, T, n]
     probs = (counts + smoothing) / (counts + smoothing).sum(-1, keepdim=True)
-    return probs.gather(-1, bin_index(log)[..., None]).squeeze(-1).log()
+    ll = probs.gather(-1, bin_index(log)[..., None]).squeeze(-1).log()
+    if mask is not None:
+        ll = torch.where(mask, ll, torch.zeros((), dtype=ll.dtype, device=ll.device))
+    return ll
 
 
 def realism_score(
@@ -743,9 +769,12 @@ def realism_score(
         w = check_number(f"weights[{name!r}]", weights[name], low=0.0)
         check_tensor(f"log_likelihoods[{name!r}]", ll, kind="float")
         if ll.numel() == 0:
-            raise ValueError(f"log_likelihoods[{name!r}]: expected at least one value, got none")
+            raise ValueError(
+                f"log_likelihoods[{name!r}]: expected at least one value, got shape"
+                f" {list(ll.shape)}"
+            )
         check_finite(f"log_likelihoods[{name!r}]", ll)
-        if bool((ll > 1e-6).any()):
+        if has_values(ll) and bool((ll > 1e-6).any()):
             raise ValueError(
                 f"log_likelihoods[{name!r}]: expected log-likelihoods <= 0 (a histogram"
                 f" probability is at most 1), got {ll.max().item():g}"
