@@ -766,6 +766,37 @@ def test_a_wrong_solution_fails_with_a_useful_message(name, source, case, messag
     assert "Hint:" in first and "Traceback" not in text
 
 
+MISTAKES = [(k.name, i) for k in kata.KATAS.values() for i in range(len(k.mistakes))]
+
+
+@pytest.mark.parametrize("name,index", MISTAKES, ids=[f"{n}-{i}" for n, i in MISTAKES])
+def test_each_common_mistake_is_recognised_as_itself(name, index, tmp_path):
+    """A reader with exactly this bug (the mistake where it applies, right elsewhere) is told so.
+
+    The first case the bug fails must name this mistake, not another one or none: a mistake that
+    no case tells apart from the right answer, or from an earlier mistake, fails here.
+    """
+    k = kata.get(name)
+    mistake = k.mistakes[index]
+
+    def with_the_bug(*args):
+        try:
+            return mistake.compute(*args)
+        except Exception:  # noqa: BLE001 - where the mistake cannot apply, the code is right
+            return k.reference(*args)
+
+    path = tmp_path / "answer.py"  # only named in messages; the function is handed over directly
+    for case in k.cases():
+        result = kata.engine._run_case(k, with_the_bug, case, path)
+        if not result.passed:
+            break
+    else:
+        pytest.fail(f"{name}: no case tells mistake {index} apart from the right answer")
+    assert f"This is a common mistake: {flat(mistake.message)}" in flat(result.detail), (
+        f"{name}: mistake {index} first fails {case.name!r}, reported as:\n{result.detail}"
+    )
+
+
 def test_a_one_element_tensor_is_not_a_scalar(tmp_path):
     path = write(tmp_path, """
         import torch.nn.functional as F

@@ -38,6 +38,12 @@ def _kinematic_cases() -> list[Case]:
             " 0.083 rad turn, not -6.2 rad.",
         ),
         Case(
+            "a tight turn at constant speed: 0.5 rad over 1 m",
+            (torch.full((4,), 10.0), torch.tensor([0.0, 0.1, 0.6, 0.7]), 0.1),
+            hint="the curvature counts too: |heading change| / distance above 0.3 1/m is"
+            " infeasible even when the speed does not change.",
+        ),
+        Case(
             "crawling below 0.6 m/s: curvature is 0",
             (torch.tensor([0.2, 0.3, 0.5, 2.0, 2.0]), torch.tensor([0.0, 0.5, 1.0, 1.0, 1.02]), 0.1),
             hint="below min_speed = 0.6 m/s (at either end of the step) the curvature is 0: heading"
