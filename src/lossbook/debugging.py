@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_number, check_tensor
+from ._checks import check_choice, check_device, check_number, check_tensor
 
 __all__ = ["grad_norm", "leaked_rows", "lr_sweep", "overfit_one_batch"]
 
@@ -289,6 +289,7 @@ def leaked_rows(
         )
     if train.dtype != test.dtype:
         raise TypeError(f"test: expected dtype {train.dtype} (as train), got {test.dtype}")
+    check_device("test", test, "train", train)
     if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, int)):
         raise TypeError(f"decimals: expected an int or None, got {type(decimals).__name__}")
     if train.ndim == 1:
