@@ -4,6 +4,8 @@ parameterisation conversions, the reverse step, sampling and classifier-free gui
 Conventions used throughout (0-indexed, as arrays are):
 
 - `betas[t]`, `t = 0 .. T-1`; `alphas_cumprod[t]` $= \bar\alpha_t = \prod_{s \le t}(1 - \beta_s)$.
+  Array index `t` is step `t + 1` of the DDPM paper, which counts $1 \dots T$ with $x_0$ the clean
+  data: `q_sample` at `t = 0` has already noised the data once (so does DDPM's reference code).
 - $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ (`q_sample`).
 - A denoiser is called `model(x_t, t)`, or `model(x_t, t, cond)` when a condition is given, where
   `t` is a `[B]` integer (long) tensor of timesteps, and returns a tensor shaped like `x_t`.
@@ -743,8 +745,8 @@ def ddpm_sample(
 ) -> torch.Tensor:
     r"""Ancestral DDPM sampling from pure noise, with optional classifier-free and cost guidance.
 
-    Starting from $x_{T-1} \sim \mathcal N(0, I)$, apply `ddpm_step` for
-    $t = T-1, \dots, 0$. At each step the noise prediction is
+    Starting from pure noise $\mathcal N(0, I)$ at array index $T-1$, apply `ddpm_step` for the
+    array indices $t = T-1, \dots, 0$. At each step the noise prediction is
 
     $$\tilde\varepsilon = \underbrace{\varepsilon_u + s\,(\varepsilon_c - \varepsilon_u)}_{
       \text{classifier-free guidance}}
@@ -752,8 +754,9 @@ def ddpm_sample(
 
     The second term is guidance by a differentiable cost $C$ (lower is better), evaluated on the
     model's current estimate of the clean sample: it is classifier guidance with
-    $\log p(y \mid x_t) = -\lambda C$, the mechanism MotionDiffuser and CTG use to impose
-    goals and rules at sampling time without retraining.
+    $\log p(y \mid x_t) = -\lambda C$, except that $C$ sees $\hat x_0$ rather than $x_t$. It is
+    the idea behind MotionDiffuser's and CTG's sampling-time guidance by differentiable costs
+    and rules (each implements it in its own way): no retraining per scenario.
 
     Args:
         model: the noise predictor, `model(x, t)` or `model(x, t, cond)`, `t` a `[B]` long tensor.

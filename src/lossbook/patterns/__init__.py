@@ -1,7 +1,10 @@
 r"""Loss patterns of post-training libraries (NeMo RL style), with normalisation that survives
 gradient accumulation and data parallelism.
 
-The interface follows NeMo RL's ``LossFunction`` (``nemo_rl/algorithms/interfaces.py``): a loss
+The interface follows the positional form of NeMo RL's ``LossFunction``
+(``nemo_rl/algorithms/interfaces.py`` up to v0.5.0; since v0.6.0 the protocol lives in
+``nemo_rl/algorithms/loss/interfaces.py``, also declares an ``input_type`` and receives the model
+output as a keyword argument prepared by ``prepare_loss_input``; checked at commit 7ea279a): a loss
 object declares a [LossType][lossbook.patterns.LossType] and is called with the model output, the
 batch (masks included) and the number of valid sequences and tokens **of the whole global
 batch**. It returns ``(loss, metrics)``. Each microbatch divides its masked sum by the global
@@ -12,11 +15,12 @@ Simplifications with respect to NeMo RL, all deliberate and documented:
 
 - ``data`` is a plain ``Mapping[str, Tensor]`` (NeMo RL uses its ``BatchedDataDict``).
 - Targets are **already shifted**: ``data["target_ids"][b, t]`` is the token that
-  ``logits[b, t]`` predicts, and ``token_mask`` has the same length ``T``. NeMo RL receives the
-  unshifted ``input_ids`` and drops the last logit and the first mask entry itself.
-- The first argument may be logits ``[B, T, V]`` (as in NeMo RL up to v0.4) or the per-token
-  log-probabilities ``[B, T]`` of the targets (what v0.6's ``prepare_loss_input`` step hands
-  over). No vocabulary-parallel (DTensor) logits, no sequence packing.
+  ``logits[b, t]`` predicts, and ``token_mask`` has the same length ``T``. NeMo RL works with the
+  unshifted ``input_ids``: its losses drop the first ``token_mask`` entry (and, up to v0.5.0, the
+  last logit) themselves.
+- The first argument may be logits ``[B, T, V]`` (as in NeMo RL up to v0.5.0) or the per-token
+  log-probabilities ``[B, T]`` of the targets (what ``prepare_loss_input`` hands over since
+  v0.6.0). No vocabulary-parallel (DTensor) logits, no sequence packing.
 - Metrics are Python floats normalised by the same global counts as the loss, so summing them
   over microbatches and ranks gives the global-batch value.
 

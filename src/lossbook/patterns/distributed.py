@@ -138,7 +138,8 @@ def data_parallel_backward(
     2. each microbatch loss is divided by those global counts (inside `loss_fn`) and multiplied
        by the world size $W$ before `backward`, because DDP / FSDP **average** gradients over
        ranks: $\frac{1}{W}\sum_r \nabla (W L_r) = \sum_r \nabla L_r = \nabla L$ (NeMo RL does
-       the same, `loss *= dp_size`);
+       the same: `loss = result * dp_size * cp_size` in `automodel_forward_backward`,
+       nemo_rl/models/automodel/train.py at commit 7ea279a);
     3. all microbatches but the last run under `model.no_sync()` when the model has it (DDP), so
        gradients are all-reduced once per step.
 
