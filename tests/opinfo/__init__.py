@@ -25,6 +25,7 @@ public function of ``lossbook.<domain>``::
 - ``grad``: the differentiable arguments (float tensors). They get a float64 ``gradcheck`` and
   finite values and gradients in float32 / bfloat16 / float16 (``dtypes``), on ``extreme``
   inputs when given (e.g. logits of +-1e4).
+- ``finite=False``: the outputs may hold infinities by design (a ROC curve's first threshold).
 - ``errors``: the bad inputs no generated check covers, one per bad-input class that applies
   (a target out of range, a negative or out-of-range hyper-parameter, an unknown option, a bad
   value in a mask...). ``E(arg, got, changes, exc=ValueError)`` starts from a valid sample
@@ -116,6 +117,7 @@ class OpInfo:
     meta: bool | str = True
     stay_on_cpu: tuple[str, ...] = ()
     random: bool = False
+    finite: bool = True
     gradcheck_atol: float = 1e-5
     name: str = ""
 

@@ -1,3 +1,183 @@
 """lossbook.metrics."""
 
-ENTRIES = []
+import torch
+
+import lossbook
+from opinfo import OK, E, OpInfo, S, bools, classes, rand, randn, set_first
+
+K, T = 3, 4
+_SIZE = "its output size depends on the data ({})"
+
+
+def _labels(g, b, **kwargs):
+    n = 2 * b + 2 if b else 0
+    return S(classes(g, n, n=3), torch.arange(n) % 3, **kwargs)
+
+
+def _binary(g, b, dt):
+    """Scores and labels with both classes present."""
+    n = b + 3 if b else 0
+    return S(randn(g, n, dt=dt), torch.arange(n) % 2)
+
+
+def _probs(g, b, dt):
+    n = 2 * b + 2 if b else 0
+    return S(torch.softmax(randn(g, n, 3, dt=dt, scale=2.0), dim=1), classes(g, n, n=3), n_bins=4)
+
+
+def _logits(g, b, dt):
+    """Mostly, not always, right: a finite temperature exists."""
+    n = 4 * b + 4 if b else 0
+    target = classes(g, n, n=3)
+    logits = randn(g, n, 3, dt=dt, scale=2.0)
+    logits[torch.arange(n), target] += 1.5
+    return S(logits, target)
+
+
+def _modes(g, b, dt, **kwargs):
+    return S(randn(g, b, K, T, 2, dt=dt), randn(g, b, T, 2, dt=dt), **kwargs)
+
+
+LABEL_ERRORS = [
+    E("target", r"\[0, 2\].*got 5", {"target": lambda a: set_first(5)(a["target"]), "num_classes": 3}),
+    E("pred", "got -1", {"pred": lambda a: set_first(-1)(a["pred"])}),
+    E("num_classes", "got 0", {"num_classes": 0}),
+    E("pred", r"torch\.float32", {"pred": lambda a: a["pred"].float()}, TypeError),
+]
+BINARY_ERRORS = [
+    E("target", "value 2", {"target": lambda a: set_first(2)(a["target"])}),
+    E("target", r"torch\.float32", {"target": lambda a: a["target"].float()}, TypeError),
+    E("target", "positive", {"target": lambda a: torch.zeros_like(a["target"])}),
+]
+PROB_ERRORS = [
+    E("probs", r"\[0, 1\].*1\.5", {"probs": lambda a: set_first(1.5)(a["probs"])}),
+    E("probs", "sums to", {"probs": lambda a: a["probs"] * 0.5}),
+    E("target", r"\[0, 2\].*got 3", {"target": lambda a: set_first(3)(a["target"])}),
+    E("n_bins", "got 0", {"n_bins": 0}),
+]
+MODE_MASK = E("mask", r"2", {"mask": lambda a: set_first(2)(a["mask"].long())})
+
+ENTRIES = [
+    OpInfo(lossbook.confusion_matrix, sample=lambda g, b, dt: _labels(g, b), errors=LABEL_ERRORS,
+           empty="target", meta=_SIZE.format("the number of classes, when not given")),
+    OpInfo(
+        lossbook.precision_recall_f1,
+        sample=lambda g, b, dt: _labels(g, b, average="macro"),
+        errors=[*LABEL_ERRORS, E("average", "'samples'", {"average": "samples"}),
+                E("zero_division", r"1\.5", {"zero_division": 1.5})],
+        empty="target",
+        meta=_SIZE.format("the number of classes, when not given"),
+    ),
+    *(
+        OpInfo(fn, sample=_binary, nan=("scores",), errors=BINARY_ERRORS, empty="scores",
+               meta=_SIZE.format("one point per distinct score"))
+        for fn in (lossbook.precision_recall_curve, lossbook.average_precision)
+    ),
+    *(
+        OpInfo(fn, sample=_binary, nan=("scores",),
+               errors=[*BINARY_ERRORS,
+                       E("target", "negative", {"target": lambda a: torch.ones_like(a["target"])})],
+               empty="scores", meta=_SIZE.format("one point per distinct score"),
+               finite=fn is not lossbook.roc_curve)  # its first threshold is +inf (sklearn's)
+        for fn in (lossbook.roc_curve, lossbook.roc_auc)
+    ),
+    *(
+        OpInfo(fn, sample=_probs, errors=PROB_ERRORS, empty="probs",
+               meta=_SIZE.format("bin counts by torch.bincount"))
+        for fn in (lossbook.reliability_bins, lossbook.expected_calibration_error)
+    ),
+    OpInfo(  # the binary form: probs [N] of the positive class
+        lossbook.expected_calibration_error,
+        name="expected_calibration_error",
+        sample=lambda g, b, dt: S(rand(g, b + 2, dt=dt), torch.arange(b + 2) % 2),
+        errors=[E("target", "value 2", {"target": lambda a: set_first(2)(a["target"])})],
+        nan=("probs",),
+        any_shape=("probs",),  # [N, 1] is the multi-class form, refused by its row sums
+        empty=None,
+        meta=_SIZE.format("bin counts by torch.bincount"),
+    ),
+    OpInfo(
+        lossbook.fit_temperature,
+        sample=lambda g, b, dt: _logits(g, b, dt),
+        nan=("logits",),
+        errors=[
+            E("target", r"\[0, 2\].*got 3", {"target": lambda a: set_first(3)(a["target"])}),
+            E("max_iter", "got 0", {"max_iter": 0}),
+            E("logits", "ranks its true class first",
+              {"logits": lambda a: torch.nn.functional.one_hot(a["target"], 3).float()}),
+            E("logits", "no higher than average",
+              {"logits": lambda a: -torch.nn.functional.one_hot(a["target"], 3).float()}),
+        ],
+        empty="logits",
+        meta="returns the temperature as a Python float (a root search that reads the data)",
+    ),
+    OpInfo(
+        lossbook.min_ade,
+        sample=lambda g, b, dt: _modes(g, b, dt, mask=bools(g, b, T), mode="argoverse"),
+        grad=("pred",),
+        nan=("target", "pred"),
+        errors=[E("mode", "'nuscenes'", {"mode": "nuscenes"}), MODE_MASK],
+        empty="pred",
+        mean_over=lambda a: (a["mask"].sum(dim=1) > 0).sum(),
+    ),
+    OpInfo(lossbook.min_fde, sample=lambda g, b, dt: _modes(g, b, dt), grad=("pred",),
+           nan=("target",), empty="pred"),
+    OpInfo(lossbook.miss_rate, sample=lambda g, b, dt: _modes(g, b, dt, threshold=1.5),
+           nan=("target",), errors=[E("threshold", r"-1\.0", {"threshold": -1.0})], empty="pred"),
+    OpInfo(
+        lossbook.brier_min_fde,
+        sample=lambda g, b, dt: S(randn(g, b, K, T, 2, dt=dt),
+                                  torch.softmax(randn(g, b, K, dt=dt), dim=1),
+                                  randn(g, b, T, 2, dt=dt)),
+        grad=("pred", "probs"),
+        nan=("target",),
+        errors=[
+            E("probs", "sums to", {"probs": lambda a: a["probs"] * 0.5}),
+            E("probs", r"\[0, 1\].*1\.5", {"probs": lambda a: set_first(1.5)(a["probs"])}),
+        ],
+        empty="pred",
+    ),
+    OpInfo(
+        lossbook.waymo_miss_thresholds,
+        sample=lambda g, b, dt: S(rand(g, b, dt=dt, high=15.0), seconds=5),
+        grad=("speed",),
+        nan=("speed",),
+        errors=[E("seconds", "got 4", {"seconds": 4}),
+                E("speed", r"-1\.0", {"speed": lambda a: set_first(-1.0)(a["speed"])})],
+        empty=OK,
+    ),
+    OpInfo(
+        lossbook.waymo_miss_rate,
+        sample=lambda g, b, dt: S(randn(g, b, K, 2, dt=dt, scale=3.0), randn(g, b, 2, dt=dt),
+                                  randn(g, b, dt=dt), rand(g, b, dt=dt, high=15.0)),
+        nan=("target", "heading", "speed"),
+        errors=[E("seconds", "got 4", {"seconds": 4})],
+        empty="pred",
+    ),
+    OpInfo(
+        lossbook.precision_at_k,
+        sample=lambda g, b, dt: S(randn(g, b, 5, dt=dt), classes(g, b, 5, n=2), k=3),
+        errors=[
+            E("k", "got 0", {"k": 0}),
+            E("k", "got 6", {"k": 6}),
+            E("relevance", r"0\.5", {"relevance": lambda a: set_first(0.5)(a["relevance"].float())}),
+            E("scores", r"\[2, 0\]", {"scores": torch.zeros(2, 0), "relevance": torch.zeros(2, 0),
+                                      "k": 1}),  # no item to rank
+        ],
+        int_ok=("relevance",),
+        empty="scores",
+    ),
+    OpInfo(
+        lossbook.ndcg,
+        sample=lambda g, b, dt: S(randn(g, b, 5, dt=dt), classes(g, b, 5, n=4).float(), k=3,
+                                  gain="exponential"),
+        nan=("relevance",),
+        errors=[
+            E("k", "got 0", {"k": 0}),
+            E("gain", "'log'", {"gain": "log"}),
+            E("relevance", r"-1\.0", {"relevance": lambda a: set_first(-1.0)(a["relevance"])}),
+        ],
+        int_ok=("relevance",),
+        empty="scores",
+    ),
+]

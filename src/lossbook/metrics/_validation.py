@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._checks import check_finite, check_shapes, check_tensor
+from .._checks import check_finite, check_shapes, check_tensor, has_values
 
 __all__ = [
 ]
@@ -22,7 +22,7 @@ def _check_nonempty(name: str, x: torch.Tensor, what: str = "element") -> None:
 def _check_binary(name: str, x: torch.Tensor) -> torch.Tensor:
     """0/1 or bool labels -> bool."""
     check_tensor(name, x, kind="int_or_bool")
-    if x.dtype != torch.bool and x.numel() and bool(((x != 0) & (x != 1)).any()):
+    if x.dtype != torch.bool and has_values(x) and bool(((x != 0) & (x != 1)).any()):
         bad = x[(x != 0) & (x != 1)][0].item()
         raise ValueError(f"{name}: expected binary labels 0/1 or bool, got the value {bad}")
     return x.bool()
@@ -33,8 +33,6 @@ def _check_scores_target(scores: torch.Tensor, target: torch.Tensor) -> torch.Te
     check_tensor("target", target, kind="int_or_bool")
     check_shapes(scores=(scores, "N"), target=(target, "N"))
     _check_nonempty("scores", scores, "score")
-    if target.device != scores.device:
-        raise ValueError(f"target: expected device {scores.device} (as scores), got {target.device}")
     if scores.device.type == "cpu" and scores.dtype in _NUMPY_FLOATS:
         # Same checks through NumPy: on a busy CPU, torch's threaded element-wise kernels on
         # 10^6 values cost tens of milliseconds, NumPy's single-threaded ones a fraction of one.

@@ -12,6 +12,7 @@ from .._checks import (
     check_reduction,
     check_shapes,
     check_tensor,
+    has_values,
     reduce,
 )
 from ._validation import _check_nonempty, _check_positive_int
@@ -39,7 +40,7 @@ def _check_ranking(
     check_finite("scores", scores)
     relevance = relevance.to(torch.float64)
     check_finite("relevance", relevance)
-    if bool((relevance < 0).any()):
+    if has_values(relevance) and bool((relevance < 0).any()):
         raise ValueError(f"relevance: expected non-negative relevance, got {relevance.min().item()!r}")
     return scores, relevance, single
 
@@ -94,7 +95,7 @@ def precision_at_k(
     """
     check_reduction(reduction)
     scores, relevance, single = _check_ranking(scores, relevance)
-    if bool(((relevance != 0) & (relevance != 1)).any()):
+    if has_values(relevance) and bool(((relevance != 0) & (relevance != 1)).any()):
         raise ValueError("relevance: expected binary 0/1 relevance for precision@k, got "
                          f"{relevance[(relevance != 0) & (relevance != 1)][0].item()!r}")
     n = scores.shape[1]

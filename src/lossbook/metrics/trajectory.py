@@ -12,6 +12,7 @@ from .._checks import (
     check_reduction,
     check_shapes,
     check_tensor,
+    has_values,
     masked_reduce,
     reduce,
 )
@@ -44,7 +45,7 @@ def _check_mask(mask: torch.Tensor | None, dist: torch.Tensor) -> torch.Tensor:
     if mask is None:
         return torch.ones(dist.shape[0], dist.shape[2], dtype=torch.bool, device=dist.device)
     check_tensor("mask", mask, kind="int_or_bool")
-    if mask.dtype != torch.bool and bool(((mask != 0) & (mask != 1)).any()):
+    if mask.dtype != torch.bool and has_values(mask) and bool(((mask != 0) & (mask != 1)).any()):
         raise ValueError(f"mask: expected 0/1 or bool values, got {mask.unique().tolist()}")
     return mask.bool()
 
@@ -217,7 +218,7 @@ def brier_min_fde(
     tol = max(1e-4, 10 * torch.finfo(probs.dtype).eps)
     sums = probs.sum(dim=1, dtype=torch.float64)
     off = (sums - 1).abs() > tol
-    if bool(off.any()):
+    if has_values(off) and bool(off.any()):
         i = int(off.nonzero()[0, 0])
         raise ValueError(
             f"probs: expected the K mode probabilities of each sample to sum to 1, sample {i} "
@@ -262,7 +263,7 @@ def waymo_miss_thresholds(
     check_tensor("speed", speed, kind="float")
     check_shapes(speed=(speed, "B"))
     check_finite("speed", speed)
-    if speed.numel() and bool((speed < 0).any()):
+    if has_values(speed) and bool((speed < 0).any()):
         raise ValueError(f"speed: expected non-negative speeds (m/s), got {speed.min().item()!r}")
     scale = 0.5 + 0.5 * ((speed - 1.4) / (11.0 - 1.4)).clamp(0.0, 1.0)
     lateral, longitudinal = _WAYMO_THRESHOLDS[seconds]
