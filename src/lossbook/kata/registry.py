@@ -50,6 +50,7 @@ def by_lesson() -> dict[str, list[Kata]]:
 
 
 def register(kata: Kata) -> Kata:
+    """Add ``kata`` to the registry (a catalogue module calls it at import); names are unique."""
     if kata.name in KATAS:
         raise ValueError(f"two katas are named {kata.name!r}")
     KATAS[kata.name] = kata
