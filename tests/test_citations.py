@@ -58,6 +58,7 @@ def test_citations_are_numbered_by_first_use_and_listed_with_their_locators(tmp_
     assert cited[0][1] == ["§3.3", "Table 1a"]
     assert out.count('href="#source-1"') == 2 and out.count('href="#source-2"') == 1
     assert ">1, §3.3</a>" in out and ">2, `_compute_loss`</a>" in out
+    assert citations._literal("LossFn.__call__, `a_b`") == "LossFn.&#95;&#95;call&#95;&#95;, `a_b`"
     assert "x = [@not_a_citation]" in out and "`[@lin2017focal]`" in out
     section = citations.sources_section(cited)
     assert section.index('id="source-1"') < section.index('id="source-2"')

@@ -117,6 +117,12 @@ def _prose_lines(lines: list[str]):
             fence = None
 
 
+def _literal(text: str) -> str:
+    """Escape a locator so Markdown shows it as written (`__call__` stays code, __init__ not bold)."""
+    parts = re.split(r"(`+[^`]*`+)", html.escape(text))
+    return "".join(p if p.startswith("`") else p.replace("_", "&#95;").replace("*", "&#42;") for p in parts)
+
+
 def cite(markdown: str, sources: dict[str, Source], where: str) -> tuple[str, list[tuple[Source, list[str]]]]:
     """Replace citations by numbered links; return the text and the cited sources in order."""
     order: dict[str, int] = {}
@@ -137,7 +143,7 @@ def cite(markdown: str, sources: dict[str, Source], where: str) -> tuple[str, li
             number = order.setdefault(key, len(order) + 1)
             locators.setdefault(key, []).append(locator)
             title = html.escape(f"{sources[key].short()}, {locator}", quote=True)
-            links.append(f'<a href="#source-{number}" title="{title}">{number}, {html.escape(locator)}</a>')
+            links.append(f'<a href="#source-{number}" title="{title}">{number}, {_literal(locator)}</a>')
         return '<sup class="lb-cite">[' + "; ".join(links) + "]</sup>"
 
     for i, line in _prose_lines(lines):
