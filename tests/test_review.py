@@ -118,3 +118,11 @@ def test_anki_deck_is_a_package_with_one_card_per_question(built_site, tmp_path)
     assert not any("<math" in f[1] for f in fields)
     review_page = (site / "review" / "index.html").read_text(encoding="utf-8")
     assert 'href="../downloads/lossbook-review.apkg"' in review_page
+
+
+def test_code_in_answers_is_shown_without_copy_buttons_or_repeated_ids():
+    block = ('<div class="highlight"><pre><span></span><code><a id="__codelineno-3-1" name="__codelineno-3-1" '
+             'href="#__codelineno-3-1"></a><span class="kn">import</span> torch\n</code></pre></div>')
+    quiet = review.quiet_code(block)
+    assert "<code" not in quiet and "__codelineno" not in quiet
+    assert '<pre class="lb-card__code"><span class="kn">import</span> torch\n</pre>' in quiet

@@ -432,18 +432,18 @@ def parse_prompt(block: Block, page: str, katas: set[str] | None = None) -> dict
 def render_prompt(prompt: dict, number: int) -> str:
     out = [f'<div class="lb-prompt" id="prompt-{number}" data-part="{prompt["part"]}" markdown="1">',
            f'<p class="lb-prompt__head" markdown="span"><span class="lb-prompt__part">'
-           f'{PROMPT_PARTS[prompt["part"]]}</span> {prompt["prompt"]}</p>',
-           '<details class="lb-prompt__rubric" markdown="1">',
-           "<summary>The rubric of a strong answer</summary>",
-           '<dl markdown="1">']
-    for key, text in prompt["rubric"].items():
-        out += [f"<dt>{RUBRIC_KEYS[key]}</dt>", f'<dd markdown="span">{text}</dd>']
-    out += ["</dl>"]
+           f'{PROMPT_PARTS[prompt["part"]]}</span> {prompt["prompt"]}</p>']
     if "kata" in prompt:
         out += [f'<p class="lb-prompt__kata" markdown="span">Write it, then check it: '
-                f'`lossbook kata new {prompt["kata"]} {prompt["kata"]}.py` then '
+                f'`lossbook kata new {prompt["kata"]} {prompt["kata"]}.py`, then '
                 f'`lossbook kata check {prompt["kata"]} {prompt["kata"]}.py`</p>']
-    out += [f'<p class="lb-prompt__see" markdown="span">Read: [the section]({prompt["section"]})</p>',
+    out += ['<details class="lb-prompt__rubric" markdown="1">',
+            "<summary>The rubric of a strong answer</summary>",
+            '<dl markdown="1">']
+    for key, text in prompt["rubric"].items():
+        out += [f"<dt>{RUBRIC_KEYS[key]}</dt>", f'<dd markdown="span">{text}</dd>']
+    out += ["</dl>",
+            f'<p class="lb-prompt__see" markdown="span">Read: [the section]({prompt["section"]})</p>',
             "</details>", "</div>", ""]
     return "\n".join(out)
 

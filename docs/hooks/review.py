@@ -154,6 +154,18 @@ def _mathml():
     return module
 
 
+CODE_BLOCK = re.compile(r"<pre([^>]*)>(?:<span></span>)?<code[^>]*>(.*?)</code></pre>", re.S)
+LINE_ANCHOR = re.compile(r'<a id="__codelineno-[^"]*"[^>]*></a>')
+
+
+def quiet_code(fragment: str) -> str:
+    """Code blocks of an answer shown as plain preformatted text on the Review page: no copy button
+    (the code is copied, run and tested on its own page, which the card links to) and no line
+    anchors, whose ids would repeat across cards."""
+    fragment = LINE_ANCHOR.sub("", fragment)
+    return CODE_BLOCK.sub(lambda m: f'<pre class="lb-card__code">{m[2]}</pre>', fragment)
+
+
 def render_cards(cards: list[Card], review_url: str) -> str:
     """The cards as the Review page shows them: one folded block per card, grouped by lesson."""
     render_math = _mathml().render_math
@@ -166,7 +178,7 @@ def render_cards(cards: list[Card], review_url: str) -> str:
             lesson = card.lesson
             out.append(f'<section class="lb-review-lesson"><h3 class="lb-review-lesson__title">{html.escape(lesson)}</h3>')
         link = get_relative_url(card.page_url + "#" + card.anchor, review_url)
-        body = render_math(rebase_links(card.answer, card.page_url, review_url), card.page)
+        body = render_math(rebase_links(quiet_code(card.answer), card.page_url, review_url), card.page)
         question = render_math(rebase_links(card.question, card.page_url, review_url), card.page)
         out.append(
             f'<details class="lb-card" data-card="{html.escape(card.id, quote=True)}"'
