@@ -9,7 +9,7 @@ Modules by domain:
 - ``metrics``: classification, calibration, ranking and trajectory metrics
 - ``contrastive``, ``regularization``, ``probabilistic``, ``generative``: the glossary's losses
 - ``diffusion`` (and the toy model of the simulation lesson, ``diffusion_toy``)
-- ``rl`` and ``alignment``: policy, value and preference losses
+- ``rl``, ``policy_gradient`` and ``alignment``: policy, value and preference losses
 - ``patterns``: NeMo-style loss objects, global normalisation, composition, monitoring
 - ``simulation``: collision, offroad, wrong-way, kinematics, realism
 - ``debugging``: overfit one batch, gradient norms, learning-rate sweeps, leakage
@@ -32,6 +32,7 @@ from .diffusion_toy import (
 from .generative import *  # noqa: F403
 from .metrics import *  # noqa: F403
 from .patterns import *  # noqa: F403
+from .policy_gradient import *  # noqa: F403
 from .probabilistic import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .regularization import *  # noqa: F403
@@ -47,6 +48,7 @@ from . import (
     generative,
     metrics,
     patterns,
+    policy_gradient,
     probabilistic,
     regression,
     regularization,
@@ -71,8 +73,8 @@ __all__ = sorted(
             name
             for module in (
                 alignment, classification, contrastive, debugging, diffusion, generative,
-                metrics, patterns, probabilistic, regression, regularization, rl, simulation,
-                trajectory,
+                metrics, patterns, policy_gradient, probabilistic, regression, regularization, rl,
+                simulation, trajectory,
             )
             for name in module.__all__
         ),

@@ -31,6 +31,7 @@ __all__ = [
     "grpo_loss",
     "kto_loss",
     "orpo_loss",
+    "simpo_loss",
 ]
 
 
@@ -517,3 +518,72 @@ def grpo_loss(
             f"{num_items_in_batch!r}"
         )
     return total / num_items_in_batch
+
+
+def simpo_loss(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    chosen_lengths: torch.Tensor,
+    rejected_lengths: torch.Tensor,
+    *,
+    beta: float = 0.1,
+    gamma: float = 0.5,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""SimPO (Meng et al. 2024): a preference loss on the **length-normalised** log-probability,
+    with a target margin $\gamma$ and no reference model.
+
+    $$\ell = -\log\sigma\Big(\frac{\beta}{|y_w|}\log\pi_\theta(y_w\mid x)
+      - \frac{\beta}{|y_l|}\log\pi_\theta(y_l\mid x) - \gamma\Big)$$
+
+    The implicit reward is the average token log-probability (scaled by $\beta$), the quantity
+    generation actually ranks by, so a longer answer gains nothing from its length; $\gamma$
+    asks the chosen answer to win by a margin. There is no $\pi_{\text{ref}}$ term, hence no
+    reference forward pass. As in TRL v1.9.0's `CPOTrainer` with `loss_type="simpo"`, whose
+    defaults ($\beta = 0.1$, `simpo_gamma` $= 0.5$) these are.
+
+    Args:
+        policy_chosen_logps: $\log\pi_\theta(y_w \mid x)$, **summed** over the completion.
+        policy_rejected_logps: $\log\pi_\theta(y_l \mid x)$, summed.
+        chosen_lengths: $|y_w|$, the number of completion tokens (positive).
+        rejected_lengths: $|y_l|$.
+        beta: $\beta > 0$, the reward scale.
+        gamma: $\gamma \ge 0$, the target reward margin.
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - each argument: `[B]`, one per preference pair (lengths: integer or float)
+        - output: scalar, or `[B]` with `reduction="none"`
+
+    Example:
+        >>> simpo_loss(torch.tensor([-20.0]), torch.tensor([-60.0]), torch.tensor([10]),
+        ...            torch.tensor([20]), beta=2.0, gamma=1.0)
+        tensor(0.3133)
+    """
+    check_reduction(reduction)
+    check_number("beta", beta, low=0.0, low_inclusive=False)
+    check_number("gamma", gamma, low=0.0)
+    _sequence("policy_chosen_logps", policy_chosen_logps)
+    _like("policy_rejected_logps", policy_rejected_logps, "policy_chosen_logps",
+          policy_chosen_logps)
+    for name, n in (("chosen_lengths", chosen_lengths), ("rejected_lengths", rejected_lengths)):
+        if not isinstance(n, torch.Tensor) or n.is_complex() or n.dtype == torch.bool:
+            got = type(n).__name__ if not isinstance(n, torch.Tensor) else f"dtype {n.dtype}"
+            raise TypeError(f"{name}: expected an integer or float tensor, got {got}")
+        if n.shape != policy_chosen_logps.shape:
+            raise ValueError(
+                f"{name}: expected the same shape as policy_chosen_logps "
+                f"{list(policy_chosen_logps.shape)}, got {list(n.shape)} (no broadcasting)"
+            )
+        if n.device != policy_chosen_logps.device:
+            raise ValueError(f"{name}: expected device {policy_chosen_logps.device} (as "
+                             f"policy_chosen_logps), got {n.device}")
+        if has_values(n) and not bool((n > 0).all()):
+            raise ValueError(f"{name}: expected positive token counts, got {n.min().item()!r}")
+    if is_debug():
+        check_finite("policy_chosen_logps", policy_chosen_logps)
+        check_finite("policy_rejected_logps", policy_rejected_logps)
+    dtype = policy_chosen_logps.dtype
+    margin = (policy_chosen_logps / chosen_lengths.to(dtype)
+              - policy_rejected_logps / rejected_lengths.to(dtype))
+    return reduce(-F.logsigmoid(beta * margin - gamma), reduction)

@@ -33,7 +33,9 @@ from ._checks import (
 )
 
 __all__ = [
+    "cql_regularizer",
     "generalized_advantage_estimate",
+    "iql_expectile_loss",
     "kl_penalty",
     "ppo_clip_loss",
     "quantile_huber_loss",
@@ -678,3 +680,98 @@ def kl_penalty(
     if mask is not None:
         kl = torch.where(mask, kl, torch.zeros((), dtype=kl.dtype, device=kl.device))
     return _masked(kl, mask, reduction)
+
+
+# ----------------------------------------------------------------------------- offline RL
+
+
+def iql_expectile_loss(
+    values: torch.Tensor,
+    q_values: torch.Tensor,
+    *,
+    tau: float = 0.7,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""IQL's value loss (Kostrikov et al. 2022): expectile regression of $V(s)$ on the target
+    network's $Q(s, a)$ for the dataset's actions.
+
+    $$u = Q(s,a) - V(s),\qquad \ell = \big|\tau - \mathbb 1[u < 0]\big|\,u^2$$
+
+    With $\tau = 0.5$ it is half the squared error and $V$ fits the mean of $Q$ over the data's
+    actions; as $\tau \to 1$ the minimiser tends to the **maximum** of $Q$ over actions that
+    appear in the data, an in-sample max that never queries an unseen action. `q_values` is
+    detached (a target).
+
+    Args:
+        values: $V_\psi(s)$ (requires grad).
+        q_values: $Q_{\hat\theta}(s, a)$ from the target critic, for the dataset's $(s, a)$.
+        tau: the expectile $\tau \in (0, 1)$.
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - values: any shape `[*]`, e.g. `[B]`
+        - q_values: `[*]`, the same shape
+        - output: scalar, or `[*]` with `reduction="none"`
+
+    Example:
+        >>> iql_expectile_loss(torch.tensor([0.0, 0.0]), torch.tensor([1.0, -1.0]), tau=0.9,
+        ...                    reduction="none")
+        tensor([0.9000, 0.1000])
+    """
+    check_reduction(reduction)
+    check_number("tau", tau, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    _float("values", values)
+    if reduction == "mean":  # a mean over nothing is NaN
+        check_nonempty("values", values)
+    _like("q_values", q_values, "values", values)
+    check_finite("q_values", q_values)
+    check_finite("values", values, always=False)
+    u = q_values.detach().to(values.dtype) - values
+    weight = torch.where(u < 0, 1.0 - tau, tau)
+    return reduce(weight * u.square(), reduction)
+
+
+def cql_regularizer(
+    q_values: torch.Tensor,
+    actions: torch.Tensor,
+    *,
+    alpha: float = 1.0,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""The conservative term of CQL (Kumar et al. 2020), CQL($\mathcal H$) for discrete actions:
+    push down a soft maximum of $Q$ over all actions, push up $Q$ of the dataset's action.
+
+    $$\ell = \alpha\Big(\log\sum_{a'} e^{Q(s, a')} - Q(s, a)\Big)$$
+
+    Add it to the usual TD loss. It is $\alpha$ times the cross entropy of the logits $Q(s,
+    \cdot)$ with the dataset's action as the label, so it is never negative and it is small only
+    when the data's action dominates the soft maximum: out-of-distribution actions cannot keep
+    an over-estimated value.
+
+    Args:
+        q_values: $Q(s, \cdot)$ for every action (requires grad).
+        actions: the dataset's action indices.
+        alpha: $\alpha \ge 0$, the weight of the regulariser.
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - q_values: `[B, A]`
+        - actions: `[B]` (integer)
+        - output: scalar, or `[B]` with `reduction="none"`
+
+    Example:
+        >>> q = torch.tensor([[1.0, 1.0], [3.0, 0.0]])
+        >>> cql_regularizer(q, torch.tensor([0, 0]), reduction="none")
+        tensor([0.6931, 0.0486])
+    """
+    from ._checks import check_class_targets
+
+    check_reduction(reduction)
+    check_number("alpha", alpha, low=0.0)
+    _float("q_values", q_values)
+    sizes = check_shapes(q_values=(q_values, "B A"), actions=(actions, "B"),
+                         nonempty="BA" if reduction == "mean" else "A")
+    check_class_targets("actions", actions, sizes["A"])
+    check_finite("q_values", q_values, always=False)
+    picked = q_values.gather(1, actions[:, None]).squeeze(1)
+    return reduce(alpha * (torch.logsumexp(q_values, dim=1) - picked), reduction)

@@ -212,7 +212,8 @@ def sample_to(s: S, device: str | torch.device, entry: OpInfo | None = None) -> 
 
 
 DOMAINS = ("alignment", "classification", "contrastive", "debugging", "diffusion", "generative",
-           "metrics", "patterns", "probabilistic", "regression", "regularization", "rl",
+           "metrics", "patterns", "policy_gradient", "probabilistic", "regression",
+           "regularization", "rl",
            "simulation", "trajectory")
 
 

@@ -93,4 +93,21 @@ ENTRIES = [
             E("mask", r"2", {"mask": lambda a: set_first(2)(a["mask"].long())}),
         ],
     ),
-]
+    OpInfo(
+        lossbook.simpo_loss,
+        sample=lambda g, b, dt: S(_logp(g, b, dt=dt), _logp(g, b, dt=dt),
+                                  torch.randint(1, 30, (b,), generator=g),
+                                  torch.randint(1, 30, (b,), generator=g), beta=2.0, gamma=1.0),
+        grad=("policy_chosen_logps", "policy_rejected_logps"),
+        int_ok=("chosen_lengths", "rejected_lengths"),  # token counts
+        errors=[
+            E("beta", r"0\.0", {"beta": 0.0}),
+            E("gamma", r"-1\.0", {"gamma": -1.0}),
+            E("chosen_lengths", r"0", {"chosen_lengths": lambda a: set_first(0)(a["chosen_lengths"])}),
+            E("rejected_lengths", "bool", {"rejected_lengths": lambda a: a["rejected_lengths"] > 0},
+              TypeError),
+        ],
+        extreme=lambda g, b, dt: S(torch.tensor([-1e4, -1.0], dtype=dt),
+                                   torch.tensor([-1.0, -1e4], dtype=dt), torch.tensor([1, 1]),
+                                   torch.tensor([1, 1]), beta=2.0),
+    ),]

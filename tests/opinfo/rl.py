@@ -131,4 +131,22 @@ ENTRIES = [
         extreme=lambda g, b, dt: S(torch.tensor([-0.1, -80.0], dtype=dt),
                                    torch.tensor([-80.0, -0.1], dtype=dt), clamp=10.0),
     ),
+    OpInfo(
+        lossbook.iql_expectile_loss,
+        sample=lambda g, b, dt: S(randn(g, b, dt=dt), randn(g, b, dt=dt), tau=0.7),
+        grad=("values",),
+        nan=("q_values",),
+        errors=[E("tau", r"1\.0", {"tau": 1.0})],
+    ),
+    OpInfo(
+        lossbook.cql_regularizer,
+        sample=lambda g, b, dt: S(randn(g, b, 4, dt=dt), classes(g, b, n=4), alpha=2.0),
+        grad=("q_values",),
+        errors=[
+            E("actions", r"got 4", {"actions": lambda a: set_first(4)(a["actions"])}),
+            E("alpha", r"-1\.0", {"alpha": -1.0}),
+        ],
+        extreme=lambda g, b, dt: S(torch.tensor([[1e4, -1e4], [-1e4, 1e4]], dtype=dt),
+                                   torch.tensor([1, 1]), alpha=1.0),
+    ),
 ]

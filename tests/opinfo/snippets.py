@@ -33,3 +33,22 @@ NOT_FUNCTIONS = {
 
 # "file.py:function" -> inputs (``g`` -> S) for the meta-device run.
 SNIPPETS: dict = {}
+
+
+# snippets/policy_gradient.py (docs/rl-for-llms.md)
+def _pg_samples() -> dict:
+    import torch
+
+    from opinfo import S, randn
+
+    return {
+        "policy_gradient.py:kl_estimators": lambda g: S(randn(g, 2, 3), randn(g, 2, 3)),
+        "policy_gradient.py:rloo_advantages": lambda g: S(randn(g, 6), 3),
+        "policy_gradient.py:ppo_value_loss": lambda g: S(randn(g, 4), randn(g, 4), randn(g, 4)),
+        "policy_gradient.py:simpo_loss": lambda g: S(randn(g, 3), randn(g, 3),
+                                                     torch.tensor([4, 5, 6]), torch.tensor([7, 8, 9])),
+        "policy_gradient.py:iql_expectile_loss": lambda g: S(randn(g, 4), randn(g, 4)),
+    }
+
+
+SNIPPETS.update(_pg_samples())
