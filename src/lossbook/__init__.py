@@ -12,6 +12,7 @@ Modules by domain:
 - ``rl``, ``policy_gradient`` and ``alignment``: policy, value and preference losses
 - ``patterns``: NeMo-style loss objects, global normalisation, composition, monitoring
 - ``simulation``: collision, offroad, wrong-way, kinematics, realism
+- ``language``: next-token cross entropy, perplexity, distillation, MoE router losses
 - ``debugging``: overfit one batch, gradient norms, learning-rate sweeps, leakage
 - ``kata``: practice exercises checked against the library (``lossbook kata``)
 """
@@ -30,6 +31,7 @@ from .diffusion_toy import (
     train_toy_trajectory_model,
 )
 from .generative import *  # noqa: F403
+from .language import *  # noqa: F403
 from .metrics import *  # noqa: F403
 from .patterns import *  # noqa: F403
 from .policy_gradient import *  # noqa: F403
@@ -46,6 +48,7 @@ from . import (
     debugging,
     diffusion,
     generative,
+    language,
     metrics,
     patterns,
     policy_gradient,
@@ -73,7 +76,7 @@ __all__ = sorted(
             name
             for module in (
                 alignment, classification, contrastive, debugging, diffusion, generative,
-                metrics, patterns, policy_gradient, probabilistic, regression, regularization, rl,
+                language, metrics, patterns, policy_gradient, probabilistic, regression, regularization, rl,
                 simulation, trajectory,
             )
             for name in module.__all__

@@ -19,14 +19,19 @@ from ._checks import (
     check_shapes,
     check_tensor,
     has_values,
+    masked_reduce,
     reduce,
 )
 
 __all__ = [
+    "balanced_softmax_cross_entropy",
     "class_weights",
     "focal_loss",
     "label_smoothing_cross_entropy",
+    "logit_adjusted_cross_entropy",
     "multiclass_hinge_loss",
+    "ohem_cross_entropy",
+    "posthoc_logit_adjustment",
     "sigmoid_focal_loss",
     "weighted_cross_entropy",
 ]
@@ -392,3 +397,189 @@ def multiclass_hinge_loss(
     others = torch.ones_like(violation).scatter_(1, target[:, None], 0.0)
     loss = (violation * others).sum(dim=1) / logits.shape[1]
     return reduce(loss, reduction)
+
+
+def _check_prior(name: str, prior: torch.Tensor, num_classes: int, logits: torch.Tensor, *,
+                 counts: bool) -> torch.Tensor:
+    check_tensor(name, prior, kind="float")
+    check_shapes(logits=(logits, "N C"), **{name: (prior, str(num_classes))})
+    check_finite(name, prior)
+    if has_values(prior) and not bool((prior > 0).all()):
+        what = "positive class counts" if counts else "positive class probabilities"
+        raise ValueError(f"{name}: expected {what}, got {prior.tolist()}")
+    return prior.to(logits.dtype)
+
+
+def logit_adjusted_cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    class_prior: torch.Tensor,
+    tau: float = 1.0,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""The logit-adjusted loss for long-tailed classes: cross entropy on logits shifted by
+    $\tau \log \pi$ during training only.
+
+    $$\ell_i = -\log \frac{e^{z_{i,y_i} + \tau\log\pi_{y_i}}}{\sum_{c} e^{z_{i,c} +
+    \tau \log \pi_c}}$$
+
+    Adding $\tau\log\pi_c$ makes a rare class pay a larger margin: to win, its logit must beat a
+    frequent class's logit by $\tau\log(\pi_{\text{frequent}}/\pi_{\text{rare}})$. At test time
+    the plain logits $z$ are used, and their argmax estimates the class that is most likely under
+    a **balanced** label distribution. With $\tau = 1$ this is the balanced softmax loss
+    ([balanced_softmax_cross_entropy][lossbook.classification.balanced_softmax_cross_entropy]).
+
+    Args:
+        logits: unnormalised class scores.
+        target: class indices; `ignore_index` entries contribute nothing.
+        class_prior: the training label distribution $\pi$ (positive; normalised here).
+        tau: $\tau \ge 0$, the strength of the adjustment (0: plain cross entropy).
+        ignore_index: target value to skip.
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - logits: `[N, C]`, float
+        - target: `[N]`, integer in `[0, C)`
+        - class_prior: `[C]`, float
+        - output: scalar, or `[N]` with `reduction="none"`
+
+    Example:
+        >>> prior = torch.tensor([0.9, 0.1])
+        >>> logit_adjusted_cross_entropy(torch.zeros(1, 2), torch.tensor([1]), class_prior=prior)
+        tensor(2.3026)
+    """
+    check_reduction(reduction)
+    tau = check_number("tau", tau, low=0.0)
+    num_classes = _check_logits_target(logits, target, ignore_index, reduction)
+    prior = _check_prior("class_prior", class_prior, num_classes, logits, counts=False)
+    log_prior = torch.log(prior / prior.sum())
+    return F.cross_entropy(logits + tau * log_prior, target, ignore_index=ignore_index,
+                           reduction=reduction)
+
+
+def balanced_softmax_cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    class_counts: torch.Tensor,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Balanced softmax: the softmax re-weighted by each class's training count.
+
+    $$\ell_i = -\log \frac{n_{y_i}\, e^{z_{i,y_i}}}{\sum_c n_c\, e^{z_{i,c}}}$$
+
+    The training labels follow the long-tailed counts $n_c$ while the test labels are balanced;
+    multiplying the model's (balanced) class probabilities by $n_c$ turns them into the
+    training distribution, so the likelihood is taken under the right prior. It equals
+    [logit_adjusted_cross_entropy][lossbook.classification.logit_adjusted_cross_entropy] with
+    $\tau = 1$ and $\pi \propto n$.
+
+    Args:
+        logits: unnormalised class scores.
+        target: class indices; `ignore_index` entries contribute nothing.
+        class_counts: positive number of training examples per class (float).
+        ignore_index: target value to skip.
+        reduction: `"mean"`, `"sum"` or `"none"`.
+
+    Shape:
+        - logits: `[N, C]`, float
+        - target: `[N]`, integer in `[0, C)`
+        - class_counts: `[C]`, float
+        - output: scalar, or `[N]` with `reduction="none"`
+
+    Example:
+        >>> counts = torch.tensor([900.0, 100.0])
+        >>> balanced_softmax_cross_entropy(torch.zeros(1, 2), torch.tensor([1]), class_counts=counts)
+        tensor(2.3026)
+    """
+    check_reduction(reduction)
+    num_classes = _check_logits_target(logits, target, ignore_index, reduction)
+    counts = _check_prior("class_counts", class_counts, num_classes, logits, counts=True)
+    return F.cross_entropy(logits + torch.log(counts), target, ignore_index=ignore_index,
+                           reduction=reduction)
+
+
+def posthoc_logit_adjustment(
+    logits: torch.Tensor, *, class_prior: torch.Tensor, tau: float = 1.0
+) -> torch.Tensor:
+    r"""Post-hoc logit adjustment: subtract $\tau\log\pi$ from a trained model's logits.
+
+    $$\tilde z_{c} = z_c - \tau \log \pi_c$$
+
+    A model trained with plain cross entropy on long-tailed labels estimates
+    $p(y \mid x) \propto p(x \mid y)\,\pi_y$; dividing out the prior ($\tau = 1$) leaves the
+    class most likely under balanced labels. It changes predictions only (no retraining): the
+    argmax moves toward rare classes.
+
+    Args:
+        logits: a trained model's class scores.
+        class_prior: the training label distribution $\pi$ (positive; normalised here).
+        tau: $\tau \ge 0$ (tune it on a balanced validation set).
+
+    Shape:
+        - logits: `[N, C]`, float
+        - class_prior: `[C]`, float
+        - output: `[N, C]`
+
+    Example:
+        >>> prior = torch.tensor([0.9, 0.1])
+        >>> posthoc_logit_adjustment(torch.tensor([[1.0, 0.0]]), class_prior=prior).argmax(-1)
+        tensor([1])
+    """
+    tau = check_number("tau", tau, low=0.0)
+    check_tensor("logits", logits, kind="float")
+    sizes = check_shapes(logits=(logits, "N C"), nonempty="C")
+    prior = _check_prior("class_prior", class_prior, sizes["C"], logits, counts=False)
+    check_finite("logits", logits, always=False)
+    return logits - tau * torch.log(prior / prior.sum())
+
+
+def ohem_cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    num_hard: int,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""Online hard example mining: cross entropy on the `num_hard` examples with the highest
+    loss in the batch; the others get zero weight.
+
+    $$H = \operatorname{top}_k\{\ell_i\},\qquad \mathcal{L} = \frac{1}{|H|}\sum_{i \in H}\ell_i$$
+
+    A hard 0/1 weight on the loss ranking: the predecessor of focal loss, which replaces the cut
+    by a smooth weight $(1 - p_t)^\gamma$ on every example. The selection is not
+    differentiated (the top-$k$ indices are constants).
+
+    Args:
+        logits: unnormalised class scores.
+        target: class indices; `ignore_index` entries are never selected.
+        num_hard: $k \ge 1$, how many examples to keep (all valid ones if fewer).
+        ignore_index: target value to skip.
+        reduction: `"mean"` over the kept examples, `"sum"`, or `"none"` (`[N]`, 0 where not
+            kept).
+
+    Shape:
+        - logits: `[N, C]`, float
+        - target: `[N]`, integer in `[0, C)`
+        - output: scalar, or `[N]` with `reduction="none"`
+
+    Example:
+        >>> logits = torch.tensor([[3.0, 0.0], [0.0, 0.0], [0.0, 3.0]])
+        >>> ohem_cross_entropy(logits, torch.tensor([0, 0, 0]), num_hard=1)  # only the wrong one
+        tensor(3.0486)
+    """
+    check_reduction(reduction)
+    check_number("num_hard", num_hard, low=1)
+    if isinstance(num_hard, float):
+        raise TypeError(f"num_hard: expected an int, got {num_hard!r}")
+    _check_logits_target(logits, target, ignore_index, reduction)
+    loss = F.cross_entropy(logits, target, ignore_index=ignore_index, reduction="none")
+    valid = target != ignore_index
+    ranked = torch.where(valid, loss.detach(), torch.full_like(loss.detach(), -float("inf")))
+    k = min(int(num_hard), loss.shape[0])
+    chosen = torch.zeros_like(valid).scatter_(0, ranked.topk(k).indices, True) & valid
+    return masked_reduce(loss, chosen, reduction)

@@ -17,7 +17,14 @@ from ._checks import (
     reduce,
 )
 
-__all__ = ["info_nce", "pairwise_contrastive_loss", "triplet_loss", "vicreg_loss"]
+__all__ = [
+    "clip_loss",
+    "info_nce",
+    "pairwise_contrastive_loss",
+    "siglip_loss",
+    "triplet_loss",
+    "vicreg_loss",
+]
 
 
 def _check_temperature(temperature: float | torch.Tensor, like: torch.Tensor):
@@ -301,3 +308,137 @@ def vicreg_loss(
         cov = (z.T @ z) / (batch - 1)
         covariance = covariance + _off_diagonal_sq_sum(cov) / dim
     return sim_weight * invariance + var_weight * variance + cov_weight * covariance
+
+
+def _check_scale(name: str, value: float | torch.Tensor, like: torch.Tensor, *, positive: bool):
+    """A float or a 0-dim float tensor (learnable), on the embeddings' device."""
+    if isinstance(value, torch.Tensor):
+        check_tensor(name, value, kind="float")
+        if value.ndim != 0:
+            raise ValueError(f"{name}: expected a scalar (0-dim) tensor, got shape {list(value.shape)}")
+        check_device(name, value, "image", like)
+        if has_values(value) and not bool(value.detach() > 0 if positive else value.isfinite()):
+            expected = "a value > 0" if positive else "a finite value"
+            raise ValueError(f"{name}: expected {expected}, got {value.item()!r}")
+        return value
+    if positive:
+        return check_number(name, value, low=0.0, low_inclusive=False)
+    return check_number(name, value)
+
+
+def _check_image_text(image: torch.Tensor, text: torch.Tensor) -> None:
+    check_tensor("image", image, kind="float")
+    check_tensor("text", text, kind="float")
+    check_shapes(image=(image, "B D"), nonempty="B")
+    check_same_shape("text", text, "image", image)
+    check_finite("image", image, always=False)
+    check_finite("text", text, always=False)
+
+
+def _pair_logits(image, text, logit_scale, normalize):
+    if normalize:
+        image, text = F.normalize(image, dim=-1), F.normalize(text, dim=-1)
+    logits = image @ text.T  # [B, B]: row i = image i against every text
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()  # the loss in float32, as autocast does
+    return logit_scale * logits
+
+
+def clip_loss(
+    image: torch.Tensor,
+    text: torch.Tensor,
+    *,
+    logit_scale: float | torch.Tensor = 1.0 / 0.07,
+    normalize: bool = True,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""CLIP's symmetric InfoNCE: classify each image against all texts of the batch, and each
+    text against all images, and average the two cross entropies.
+
+    $$s_{ij} = t\,\langle \hat x_i, \hat y_j\rangle,\qquad
+    \ell_i = \tfrac12\Big[-\log\frac{e^{s_{ii}}}{\sum_j e^{s_{ij}}}
+    - \log\frac{e^{s_{ii}}}{\sum_j e^{s_{ji}}}\Big]$$
+
+    $t = e^{t'}$ is the learnable logit scale (the inverse temperature; CLIP initialises
+    $\tau = 0.07$ and clips $t$ at 100 in training). Every pair enters through a softmax over
+    its row **and** one over its column, so the loss of one pair depends on the whole batch.
+    Equal to [info_nce][lossbook.contrastive.info_nce] with `symmetric=True` and
+    `temperature=1/t`.
+
+    Args:
+        image: image embeddings; row $i$ matches text $i$.
+        text: text embeddings, same shape.
+        logit_scale: $t > 0$, a float or a 0-dim tensor (pass `log_t.exp()` to learn it).
+        normalize: L2-normalise both first (cosine similarities).
+        reduction: `"mean"` over pairs, `"sum"` or `"none"` (`[B]`, one value per matched pair).
+
+    Shape:
+        - image, text: `[B, D]`, float
+        - output: scalar, or `[B]` with `reduction="none"`
+
+    Example:
+        >>> x = torch.eye(2)
+        >>> clip_loss(x, x, logit_scale=1.0)  # log(1 + e^-1) in both directions
+        tensor(0.3133)
+    """
+    check_reduction(reduction)
+    _check_image_text(image, text)
+    scale = _check_scale("logit_scale", logit_scale, image, positive=True)
+    logits = _pair_logits(image, text, scale, normalize)
+    labels = torch.arange(image.shape[0], device=image.device)
+    per_image = F.cross_entropy(logits, labels, reduction="none")
+    per_text = F.cross_entropy(logits.T, labels, reduction="none")
+    return reduce(0.5 * (per_image + per_text), reduction)
+
+
+def siglip_loss(
+    image: torch.Tensor,
+    text: torch.Tensor,
+    *,
+    logit_scale: float | torch.Tensor = 10.0,
+    logit_bias: float | torch.Tensor = -10.0,
+    normalize: bool = True,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    r"""SigLIP's pairwise sigmoid loss: every image-text pair of the batch is an independent
+    binary classification, positive on the diagonal and negative everywhere else.
+
+    $$z_{ij} = \begin{cases}+1 & i = j\\ -1 & i \ne j\end{cases},\qquad
+    \mathcal{L} = -\frac{1}{B}\sum_{i=1}^{B}\sum_{j=1}^{B}
+    \log \sigma\big(z_{ij}\,(t\,\langle \hat x_i, \hat y_j\rangle + b)\big)$$
+
+    No softmax couples the pairs, so each term needs only its own similarity. A batch has $B$
+    positives and $B^2 - B$ negatives; the learnable bias $b$ absorbs that imbalance (SigLIP
+    initialises $t = e^{t'}$ with $t' = \log 10$, and $b = -10$, so at the start every pair looks
+    negative and the loss is small). The defaults are that initialisation.
+
+    Args:
+        image: image embeddings; row $i$ matches text $i$.
+        text: text embeddings, same shape.
+        logit_scale: $t > 0$, a float or a 0-dim tensor (pass `t_prime.exp()` to learn it).
+        logit_bias: $b$, a float or a 0-dim tensor.
+        normalize: L2-normalise both first.
+        reduction: `"mean"` (the sum over all $B^2$ pairs divided by $B$, the paper's
+            normalisation), `"sum"` over pairs, or `"none"` (`[B, B]`, one value per pair).
+
+    Shape:
+        - image, text: `[B, D]`, float
+        - output: scalar, or `[B, B]` with `reduction="none"`
+
+    Example:
+        >>> x = torch.eye(2)
+        >>> siglip_loss(x, x, logit_scale=1.0, logit_bias=0.0)  # softplus(-1) + softplus(0)
+        tensor(1.0064)
+    """
+    check_reduction(reduction)
+    _check_image_text(image, text)
+    scale = _check_scale("logit_scale", logit_scale, image, positive=True)
+    bias = _check_scale("logit_bias", logit_bias, image, positive=False)
+    logits = _pair_logits(image, text, scale, normalize) + bias
+    batch = image.shape[0]
+    eye = torch.eye(batch, dtype=torch.bool, device=image.device)
+    sign = torch.where(eye, 1.0, -1.0).to(logits.dtype)
+    pair = -F.logsigmoid(sign * logits)  # [B, B]
+    if reduction == "mean":
+        return pair.sum() / batch
+    return reduce(pair, reduction)

@@ -212,7 +212,7 @@ def sample_to(s: S, device: str | torch.device, entry: OpInfo | None = None) -> 
 
 
 DOMAINS = ("alignment", "classification", "contrastive", "debugging", "diffusion", "generative",
-           "metrics", "patterns", "policy_gradient", "probabilistic", "regression",
+           "language", "metrics", "patterns", "policy_gradient", "probabilistic", "regression",
            "regularization", "rl",
            "simulation", "trajectory")
 

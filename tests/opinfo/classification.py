@@ -97,3 +97,47 @@ ENTRIES = [
         extreme=lambda g, b, dt: _extreme(g, b, dt),
     ),
 ]
+
+# Long-tailed classes (docs/long-tail.md)
+from opinfo import OK  # noqa: E402
+_COUNTS = torch.tensor([50.0, 10.0, 2.0])
+PRIOR_BAD = E("class_prior", r"positive.*-1\.0",
+              {"class_prior": lambda a: set_first(-1.0)(a["class_prior"])})
+
+ENTRIES += [
+    OpInfo(
+        lossbook.logit_adjusted_cross_entropy,
+        sample=lambda g, b, dt: _logits_target(g, b, dt, class_prior=_COUNTS.to(dt), tau=1.5),
+        grad=("logits",),
+        nan=("class_prior",),
+        errors=[TARGET_RANGE, TARGET_FLOAT, PRIOR_BAD, E("tau", r"-1\.0", {"tau": -1.0})],
+        extreme=lambda g, b, dt: _extreme(g, b, dt, class_prior=_COUNTS.to(dt)),
+    ),
+    OpInfo(
+        lossbook.balanced_softmax_cross_entropy,
+        sample=lambda g, b, dt: _logits_target(g, b, dt, class_counts=_COUNTS.to(dt)),
+        grad=("logits",),
+        nan=("class_counts",),
+        errors=[TARGET_RANGE, TARGET_FLOAT,
+                E("class_counts", r"positive.*0\.0",
+                  {"class_counts": lambda a: set_first(0.0)(a["class_counts"])})],
+        extreme=lambda g, b, dt: _extreme(g, b, dt, class_counts=_COUNTS.to(dt)),
+    ),
+    OpInfo(
+        lossbook.posthoc_logit_adjustment,
+        sample=lambda g, b, dt: S(randn(g, b, C, dt=dt), class_prior=_COUNTS.to(dt), tau=0.5),
+        grad=("logits",),
+        nan=("class_prior",),
+        empty=OK,
+        errors=[PRIOR_BAD, E("tau", r"-1\.0", {"tau": -1.0})],
+    ),
+    OpInfo(
+        lossbook.ohem_cross_entropy,
+        sample=lambda g, b, dt: _logits_target(g, b, dt, num_hard=2),
+        grad=("logits",),
+        errors=[TARGET_RANGE, TARGET_FLOAT, E("num_hard", r"0", {"num_hard": 0}),
+                E("num_hard", r"1\.5", {"num_hard": 1.5}, TypeError)],
+        extreme=lambda g, b, dt: _extreme(g, b, dt, num_hard=2),
+        mean_over=lambda a: min(a["num_hard"], a["target"].numel()),
+    ),
+]

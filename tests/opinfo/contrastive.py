@@ -74,3 +74,33 @@ ENTRIES = [
         ],
     ),
 ]
+
+# CLIP's and SigLIP's image-text losses (docs/llm-losses.md)
+ENTRIES += [
+    OpInfo(
+        lossbook.clip_loss,
+        sample=lambda g, b, dt: _pair(g, b, dt, logit_scale=torch.tensor(14.0, dtype=dt)),
+        grad=("image", "text", "logit_scale"),
+        errors=[
+            E("logit_scale", r"0\.0", {"logit_scale": 0.0}),
+            E("logit_scale", r"-1\.0", {"logit_scale": torch.tensor(-1.0)}),
+            E("logit_scale", r"\[1\]", {"logit_scale": torch.tensor([14.0])}),
+        ],
+        extreme=lambda g, b, dt: S(randn(g, 3, 4, dt=dt, scale=30.0),
+                                   randn(g, 3, 4, dt=dt, scale=30.0), normalize=False),
+    ),
+    OpInfo(
+        lossbook.siglip_loss,
+        sample=lambda g, b, dt: _pair(g, b, dt, logit_scale=torch.tensor(10.0, dtype=dt),
+                                      logit_bias=torch.tensor(-10.0, dtype=dt)),
+        grad=("image", "text", "logit_scale", "logit_bias"),
+        errors=[
+            E("logit_scale", r"0\.0", {"logit_scale": 0.0}),
+            E("logit_bias", r"nan", {"logit_bias": float("nan")}),
+            E("logit_bias", r"\[1\]", {"logit_bias": torch.tensor([-10.0])}),
+        ],
+        extreme=lambda g, b, dt: S(randn(g, 3, 4, dt=dt, scale=30.0),
+                                   randn(g, 3, 4, dt=dt, scale=30.0), normalize=False),
+        mean_over=lambda a: a["image"].shape[0],
+    ),
+]
