@@ -181,3 +181,93 @@ ENTRIES = [
         empty="scores",
     ),
 ]
+
+
+# ------------------------------------------------------------------------------ detection
+
+
+def _boxes(g, n, dt=torch.float32):
+    xy = rand(g, n, 2, dt=torch.float64, high=8.0)
+    wh = rand(g, n, 2, dt=torch.float64, low=1.0, high=4.0)
+    return torch.cat([xy, xy + wh], dim=1).to(dt)
+
+
+def _flip_first(name):
+    """The first box with x2 < x1."""
+    def change(a):
+        x = a[name].clone()
+        x[0, 2] = x[0, 0] - 1
+        return x
+    return change
+
+
+def _ranked(g, b, dt):
+    hits = torch.rand(b + 2, generator=g) < 0.6
+    hits[0] = True
+    tp = torch.cumsum(hits, 0).to(torch.float64)
+    return S((tp / torch.arange(1, b + 3)).to(dt), (tp / (b + 3)).to(dt), method="coco")
+
+
+def _detections(g, b, dt):
+    n_gt = b + 2
+    gt = _boxes(g, n_gt, dt)
+    dets = (gt[: max(b, 0)] + rand(g, max(b, 0), 4, dt=torch.float64, high=0.3).to(dt)) if b else gt[:0]
+    return S(dets, rand(g, b, dt=dt), gt, pred_images=torch.arange(b) % 2,
+             gt_images=torch.arange(n_gt) % 2, pred_labels=torch.arange(b) % 2,
+             gt_labels=torch.arange(n_gt) % 2, iou_thresholds=[0.5, 0.75], method="coco")
+
+
+_GREEDY = "greedy matching reads the IoUs one detection at a time"
+
+ENTRIES += [
+    OpInfo(
+        lossbook.box_iou,
+        sample=lambda g, b, dt: S(_boxes(g, b, dt), _boxes(g, b + 1, dt)),
+        grad=("boxes1", "boxes2"),
+        nan=("boxes1", "boxes2"),
+        free_size=("boxes2",),
+        errors=[E("boxes1", "x2 >= x1", {"boxes1": lambda a: _flip_first("boxes1")(a)}),
+                E("boxes2", "x2 >= x1", {"boxes2": lambda a: _flip_first("boxes2")(a)})],
+        empty=OK,
+    ),
+    OpInfo(
+        lossbook.match_detections,
+        sample=lambda g, b, dt: S(_boxes(g, b, dt), rand(g, b, dt=dt), _boxes(g, b + 1, dt),
+                                  iou_threshold=0.3),
+        nan=("scores", "gt_boxes"),
+        free_size=("gt_boxes",),
+        errors=[E("iou_threshold", "got 0.0", {"iou_threshold": 0.0}),
+                E("iou_threshold", "got 1.5", {"iou_threshold": 1.5}),
+                E("pred_boxes", "x2 >= x1", {"pred_boxes": lambda a: _flip_first("pred_boxes")(a)})],
+        empty=OK,
+        meta=_GREEDY,
+    ),
+    OpInfo(
+        lossbook.interpolated_average_precision,
+        sample=_ranked,
+        nan=("precision", "recall"),
+        errors=[E("method", "'11point'", {"method": "11point"}),
+                E("recall", "non-decreasing", {"recall": lambda a: a["recall"].flip(0)}),
+                E("precision", r"1\.5", {"precision": lambda a: set_first(1.5)(a["precision"])})],
+        empty=OK,
+        meta="its value checks read the data (recall must not decrease)",
+    ),
+    OpInfo(
+        lossbook.detection_average_precision,
+        sample=_detections,
+        nan=("scores", "gt_boxes"),
+        free_size=("gt_boxes",),
+        errors=[
+            E("iou_thresholds", "got 0.0", {"iou_thresholds": [0.5, 0.0]}),
+            E("iou_thresholds", "empty", {"iou_thresholds": []}),
+            E("method", "'voc'", {"method": "voc"}),
+            E("max_detections", "got 0", {"max_detections": 0}),
+            E("gt_labels", "got -1", {"gt_labels": lambda a: set_first(-1)(a["gt_labels"])}),
+            E("pred_images", "gt_images", {"pred_images": None}),
+            E("gt_boxes", r"\[0, 4\]", {"gt_boxes": torch.zeros(0, 4), "gt_images": torch.zeros(0, dtype=torch.long),
+                                        "gt_labels": torch.zeros(0, dtype=torch.long)}),
+        ],
+        empty=OK,
+        meta=_GREEDY,
+    ),
+]

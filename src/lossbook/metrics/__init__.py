@@ -10,7 +10,8 @@ The package, by concern (every public name is importable from ``lossbook.metrics
   precision, ROC-AUC;
 - ``calibration``: reliability bins, expected calibration error, temperature scaling;
 - ``trajectory``: minADE, minFDE, miss rates (Argoverse 2 and Waymo), Brier-minFDE;
-- ``ranking``: precision@k and NDCG.
+- ``ranking``: precision@k and NDCG;
+- ``detection``: box IoU, greedy matching by score, interpolated AP, COCO-style detection mAP.
 """
 
 # In the order of the concerns (the API reference lists the members in this order).
@@ -33,14 +34,24 @@ from .trajectory import (
     waymo_miss_rate,
 )
 from .ranking import precision_at_k, ndcg
+from .detection import (
+    box_iou,
+    match_detections,
+    interpolated_average_precision,
+    detection_average_precision,
+)
 # isort: on
 
 __all__ = [
     "average_precision",
+    "box_iou",
     "brier_min_fde",
     "confusion_matrix",
+    "detection_average_precision",
     "expected_calibration_error",
     "fit_temperature",
+    "interpolated_average_precision",
+    "match_detections",
     "min_ade",
     "min_fde",
     "miss_rate",
