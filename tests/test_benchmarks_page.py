@@ -152,3 +152,14 @@ def test_update_replaces_only_the_rerun_case():
     assert merged["results"][1]["platform"] == "other"
     with pytest.raises(SystemExit, match="threads"):
         merge(FAKE, run | {"machine": run["machine"] | {"threads": 4}})
+
+
+def test_phone_figure_names_each_case_over_its_bar():
+    figure = figures.figure_benchmark_ratios(FAKE["results"], phone=True)
+    (axis,) = figure.axes  # one column: no second panel squeezed beside the first
+    assert [round(b.get_width(), 6) for b in axis.patches] == [0.5, 1.5, 3.0]
+    texts = [t.get_text() for t in axis.texts]
+    assert "fast B=8  (10 / 20 MB)" in texts and "slow | B=8" in texts and "naive" in texts
+    assert figure.get_figwidth() <= 5
+    import matplotlib.pyplot as plt
+    plt.close(figure)

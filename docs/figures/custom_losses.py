@@ -8,7 +8,11 @@ import torch
 
 import lossbook
 
-COLORS = {"left": "#1f77b4", "straight": "#2ca02c", "mean": "#d62728", "mode": "#ff7f0e"}
+COLORS = {"left": "#1f77b4", "straight": "#2ca02c", "mean": "#d62728", "mode": "#ff7f0e", "mode2": "#6a3d9a"}
+# The two WTA modes differ in colour, line style and marker, and are labelled at their ends:
+# told apart without relying on colour.
+MODE_STYLES = ({"color": COLORS["mode"], "linestyle": "-", "marker": "o"},
+               {"color": COLORS["mode2"], "linestyle": "--", "marker": "s"})
 
 
 def figure_focal_modulating_factor():
@@ -105,8 +109,12 @@ def figure_mse_vs_modes():
         ax.set(title=title, xlim=(-22, 10), ylim=(-12, 22), aspect="equal", xlabel="x (m)")
     axes[0].plot(*mse_prediction.T, color=COLORS["mean"], lw=3, label="MSE prediction (the mean)")
     for k in range(2):
-        axes[1].plot(*modes[k].detach().T, color=COLORS["mode"], lw=3,
-                     label=f"WTA mode {k}, p = {probs[k]:.2f}")
+        path = modes[k].detach()
+        axes[1].plot(*path.T, lw=2.5, markersize=6, markevery=3, label=f"WTA mode {k}, p = {probs[k]:.2f}",
+                     **MODE_STYLES[k])
+        at = path[2 * len(path) // 3]  # the label sits by the line, two thirds along it
+        axes[1].annotate(f"mode {k}", at.tolist(), xytext=(8, 8), textcoords="offset points",
+                         color=MODE_STYLES[k]["color"], fontsize=10, fontweight="bold")
     axes[0].plot([], [], color=COLORS["left"], label="logged: turn left")
     axes[0].plot([], [], color=COLORS["straight"], label="logged: straight")
     axes[0].set_ylabel("y (m)")

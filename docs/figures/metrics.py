@@ -104,7 +104,8 @@ def figure_reliability_diagram():
         conf, acc, count = lossbook.reliability_bins(probs, target[test], n_bins=n_bins)
         ece = lossbook.expected_calibration_error(probs, target[test], n_bins=n_bins).item()
         centers = (torch.arange(n_bins, dtype=torch.float64) + 0.5) * width
-        used = count > 0
+        used = count > 0  # matplotlib is handed NumPy arrays: tensors trip a NumPy 2 deprecation
+        centers, conf, acc, used = centers.numpy(), conf.numpy(), acc.numpy(), used.numpy()
         ax.bar(centers[used], acc[used], width=width, color=BLUE, alpha=0.8, edgecolor="white",
                label="accuracy in bin")
         ax.bar(centers[used], (conf - acc)[used], bottom=acc[used], width=width, color=RED,
