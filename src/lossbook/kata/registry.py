@@ -27,6 +27,7 @@ LESSONS = {
     "diffusion-basics.md": "Diffusion basics",
     "simulation-metrics.md": "Simulation metrics",
     "debugging.md": "Debugging",
+    "rl-for-llms.md": "RL for LLMs",
     "glossary/": "Loss glossary",
 }
 

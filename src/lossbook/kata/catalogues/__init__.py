@@ -15,6 +15,7 @@ CATALOGUES = (
     "glossary_contrastive",  # glossary/contrastive.md
     "glossary_rl",  # glossary/rl.md
     "debugging",  # debugging.md
+    "rl_for_llms",  # rl-for-llms.md
 )
 
 for _name in CATALOGUES:
