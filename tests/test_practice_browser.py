@@ -49,7 +49,7 @@ def test_quiz_answers_right_and_wrong_with_the_keyboard(visit, shots):
     assert page.evaluate("() => document.activeElement.classList.contains('lb-quiz__option')")
     page.keyboard.press("Enter")
     said = _feedback(first)
-    assert said.startswith("\u2717 Not quite.") and "reduction=\"none\"" in said, said
+    assert said.startswith("\u2717 Not quite. B:") and "reduction=\"none\"" in said, said
     assert first.locator(".lb-quiz__feedback a[href$='#weighted-cross-entropy']").count() == 1, "links the section"
     outline = options.nth(1).evaluate("(b) => getComputedStyle(b).outlineStyle")
     assert outline != "none", "the focused option shows no focus ring"
@@ -118,6 +118,22 @@ def test_verdict_colours_meet_contrast_in_light_and_dark(visit):
     tab.assert_clean("contrast")
 
 
+LOAD_JS = """() => { const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd; }"""
+
+
+def test_review_page_loads_in_under_a_second(visit):
+    """The Review page holds every card. It must load (the load event, its script set up) in under
+    a second, or, on a machine too loaded to show any lesson in a second, faster than a lesson."""
+    tab = visit(size=DESKTOP)
+    page = tab.goto("custom-losses/")
+    lesson = page.evaluate(LOAD_JS)
+    page = tab.goto("review/")
+    assert page.evaluate("() => document.querySelector('#lb-review-app').dataset.ready") == "1"
+    review = page.evaluate(LOAD_JS)
+    assert review < max(1000, lesson), f"the Review page loads in {review:.0f} ms (a lesson in {lesson:.0f} ms)"
+    tab.assert_clean("review load")
+
+
 def _expected_queue(cards: list[str], states: dict, now: int) -> list[str]:
     """The Leitner queue as the Review page documents it, written independently of review.js."""
     due = [c for c in cards if c in states and states[c]["due"] <= now]
@@ -135,7 +151,7 @@ def test_review_queue_follows_the_scheduler(visit, shots):
     page.clock.set_fixed_time(T0 / 1000)  # Date.now() is T0 until set again
     tab.goto("review/")
     page.evaluate("() => localStorage.clear()")
-    page.reload()
+    page.reload(wait_until="load")
     page.wait_for_function("() => window.LossbookReview")
     cards = page.evaluate("() => [...document.querySelectorAll('#lb-review-cards .lb-card')].map((c) => c.dataset.card)")
     assert len(cards) > 50 and page.evaluate("() => LossbookReview.queue()") == cards, "new cards come in site order"

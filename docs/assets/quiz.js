@@ -79,7 +79,10 @@
         var correct = k === right;
         button.setAttribute("data-state", correct ? "right" : "wrong");
         if (correct) buttons.forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
-        say(quiz, correct ? "right" : "wrong", [span(whys[k])]);
+        var why = span(whys[k]);
+        var label = why.querySelector("strong");  // "B: Wrong." (the verdict is said once, above)
+        if (label && label === why.firstChild) label.remove();
+        say(quiz, correct ? "right" : "wrong", [LETTERS[k] + ":", why]);
       });
     });
     quiz.querySelector(".lb-quiz__options").classList.add("lb-quiz__options--live");
