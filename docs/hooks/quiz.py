@@ -154,6 +154,8 @@ def _load(block: Block, page: str) -> dict:
         mark = getattr(error, "problem_mark", None)
         line = block.line + 1 + mark.line if mark is not None else block.line
         problem = getattr(error, "problem", None) or str(error)
+        if "mapping values are not allowed" in problem:
+            problem += " (a value holding ': ' must be quoted, or folded on the next lines after '>')"
         _fail(f"{page}:{line}", f"the {block.kind} block is not valid YAML: {problem}")
     where = f"{page}:{block.line}"
     if not isinstance(data, dict):
