@@ -147,6 +147,7 @@
   function setupTools(root) {
     if (root.getAttribute("data-ready")) return;
     root.setAttribute("data-ready", "1");
+    root.textContent = "";
     var summary = el("p", {"class": "lb-progress-tools__summary"});
     var buttons = el("p", {"class": "lb-progress-tools__buttons"});
     var exportButton = el("button", {type: "button", "class": "md-button", "data-action": "export"}, "Export progress");
