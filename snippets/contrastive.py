@@ -10,7 +10,7 @@ def info_nce(query, key, temperature=0.1):
     q = F.normalize(query, dim=1)
     k = F.normalize(key, dim=1)
     logits = q @ k.T / temperature  # [B, B] cosine similarities / tau
-    labels = torch.arange(len(q))  # the positive sits on the diagonal
+    labels = torch.arange(len(q), device=q.device)  # the positive sits on the diagonal
     return F.cross_entropy(logits, labels)  # a B-way classification per query
 # --8<-- [end:info_nce]
 

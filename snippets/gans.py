@@ -31,7 +31,7 @@ import torch
 
 
 def gradient_penalty(critic, real, fake, weight=10.0):
-    alpha = torch.rand(len(real), *[1] * (real.dim() - 1))  # one mix per sample
+    alpha = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)  # per sample
     x = (alpha * real + (1 - alpha) * fake).detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)  # keep graph: trains f
     norm = grad.flatten(1).norm(dim=1)

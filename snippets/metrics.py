@@ -42,7 +42,7 @@ def average_precision(scores, target):
     last = torch.ones_like(s, dtype=torch.bool)
     last[:-1] = s[1:] != s[:-1]  # tied scores are one threshold: keep the end of each run
     tp = tp[last]
-    n_predicted = torch.arange(1, len(s) + 1, dtype=torch.float64)[last]
+    n_predicted = torch.arange(1, len(s) + 1, dtype=torch.float64, device=s.device)[last]
     precision, recall = tp / n_predicted, tp / tp[-1]
     return (torch.diff(recall, prepend=recall.new_zeros(1)) * precision).sum()
 # --8<-- [end:average_precision]
@@ -85,9 +85,9 @@ def ece(probs, target, n_bins=15):
     # probs [N, C] softmax output, target [N]. Bins (lo, hi] on the max probability.
     conf, pred = probs.max(dim=1)
     correct = (pred == target).double()
-    edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
+    edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64, device=probs.device)
     bins = torch.bucketize(conf.double(), edges) - 1  # edges[b] < conf <= edges[b + 1]
-    total = torch.zeros((), dtype=torch.float64)
+    total = torch.zeros((), dtype=torch.float64, device=probs.device)
     for b in range(n_bins):
         inside = bins == b
         if inside.any():  # weight |accuracy - confidence| by the bin's share of samples
@@ -176,7 +176,7 @@ def precision_at_k(scores, relevant, k):
 
 def ndcg_at_k(scores, relevance, k):
     # linear gain rel / log2(rank + 1), normalised by the best possible order (no ties assumed)
-    discount = 1 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64))
+    discount = 1 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64, device=scores.device))
     dcg = (relevance[torch.topk(scores, k).indices] * discount).sum()
     ideal = (torch.topk(relevance.double(), k).values * discount).sum()
     return dcg / ideal

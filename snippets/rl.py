@@ -42,8 +42,8 @@ import torch
 def gae(rewards, values, gamma=0.99, lam=0.95, dones=None):
     # rewards [T]; values [T + 1] (the last one bootstraps); dones[t] = 1 if the episode ended at t.
     T = len(rewards)
-    not_done = torch.ones(T) if dones is None else 1.0 - dones.float()
-    adv, running = torch.zeros(T), 0.0
+    not_done = torch.ones_like(rewards) if dones is None else 1.0 - dones.to(rewards.dtype)
+    adv, running = torch.zeros_like(rewards), 0.0
     for t in reversed(range(T)):
         delta = rewards[t] + gamma * not_done[t] * values[t + 1] - values[t]
         running = delta + gamma * lam * not_done[t] * running
@@ -86,7 +86,7 @@ import torch
 def quantile_huber_loss(quantiles, target, kappa=1.0):
     # quantiles [B, N] at taus (2i + 1) / 2N; target [B, M] samples of r + gamma * Z(s', a*).
     N = quantiles.shape[1]
-    taus = (torch.arange(N, dtype=quantiles.dtype) + 0.5) / N
+    taus = (torch.arange(N, dtype=quantiles.dtype, device=quantiles.device) + 0.5) / N
     u = target.detach()[:, None, :] - quantiles[:, :, None]  # [B, N, M]
     huber = torch.where(u.abs() <= kappa, 0.5 * u**2, kappa * (u.abs() - 0.5 * kappa))
     weight = (taus[None, :, None] - (u.detach() < 0).float()).abs()

@@ -7,8 +7,8 @@ import torch
 def box_corners(b):
     # b [..., 5] = (x, y, length, width, heading) -> corners [..., 4, 2]
     c, s = torch.cos(b[..., 4:5]), torch.sin(b[..., 4:5])
-    along = torch.tensor([1.0, -1.0, -1.0, 1.0]) * b[..., 2:3] / 2
-    across = torch.tensor([1.0, 1.0, -1.0, -1.0]) * b[..., 3:4] / 2
+    along = b.new_tensor([1.0, -1.0, -1.0, 1.0]) * b[..., 2:3] / 2
+    across = b.new_tensor([1.0, 1.0, -1.0, -1.0]) * b[..., 3:4] / 2
     x = b[..., 0:1] + along * c - across * s
     y = b[..., 1:2] + along * s + across * c
     return torch.stack([x, y], dim=-1)

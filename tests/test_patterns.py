@@ -32,7 +32,6 @@ from lossbook.patterns import (
     check_finite_losses,
     component_grad_norms,
     data_parallel_backward,
-    ddp_demo,
     global_valid_counts,
     masked_mean,
     slice_batch,
@@ -114,26 +113,6 @@ def test_masked_mean_dim_is_a_per_row_mean():
     x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
     m = torch.tensor([[1, 1, 1], [0, 1, 0], [0, 0, 0]])
     assert torch.equal(masked_mean(x, m, dim=1), torch.tensor([2.0, 5.0, 0.0]))
-
-
-def test_masked_mean_bad_input():
-    x = torch.ones(2, 3)
-    with pytest.raises(ValueError, match="mask: expected the same shape as values"):
-        masked_mean(x, torch.ones(2, 1))
-    with pytest.raises(ValueError, match="mask: expected the same shape"):
-        masked_mean(x, torch.ones(3))
-    with pytest.raises(ValueError, match="mask: expected 0/1"):
-        masked_mean(x, torch.full((2, 3), 0.5))
-    with pytest.raises(ValueError, match=r"global_normalization_factor: expected at least .*\(6\)"):
-        masked_mean(x, torch.ones(2, 3), global_normalization_factor=4)
-    with pytest.raises(ValueError, match="global_normalization_factor: expected a finite number"):
-        masked_mean(x, torch.ones(2, 3), global_normalization_factor=-1)
-    with pytest.raises(ValueError, match="global_normalization_factor: expected a scalar"):
-        masked_mean(x, torch.ones(2, 3), global_normalization_factor=torch.ones(2))
-    with pytest.raises(ValueError, match="dim"):
-        masked_mean(x, torch.ones(2, 3), dim=1, global_normalization_factor=6)
-    with pytest.raises(TypeError, match="values"):
-        masked_mean(torch.ones(2, dtype=torch.long), torch.ones(2))
 
 
 def test_global_valid_counts_and_slice_batch():
@@ -221,28 +200,6 @@ def test_nll_zero_valid_tokens_gives_zero_not_nan():
     loss, _ = NLLLoss()(logits, data, None, None)
     loss.backward()
     assert loss.item() == 0.0 and torch.equal(logits.grad, torch.zeros_like(logits))
-
-
-def test_nll_bad_input():
-    logits, data = lm_batch([3, 2])
-    with pytest.raises(ValueError, match=r"data\['token_mask'\]: expected shape \[B, T\] with T=3"):
-        NLLLoss()(logits, dict(data, token_mask=torch.ones(2, 4)), None, None)
-    with pytest.raises(ValueError, match=r"data\['token_mask'\]: expected shape \[B, T\]"):
-        NLLLoss()(logits, dict(data, token_mask=torch.ones(6)), None, None)
-    with pytest.raises(ValueError, match=r"data\['target_ids'\]"):
-        NLLLoss()(logits, dict(data, target_ids=data["target_ids"][:, :2]), None, None)
-    with pytest.raises(ValueError, match="target_ids"):
-        NLLLoss()(logits, {"token_mask": data["token_mask"]}, None, None)
-    with pytest.raises(ValueError, match=r"data\['target_ids'\]: expected token ids in \[0, 6\]"):
-        NLLLoss()(logits, dict(data, target_ids=data["target_ids"] + 7), None, None)
-    with pytest.raises(ValueError, match=r"data\['sample_mask'\]: expected shape \[2\]"):
-        NLLLoss()(logits, dict(data, sample_mask=torch.ones(3)), None, None)
-    with pytest.raises(ValueError, match="global_valid_toks: expected at least the 5"):
-        NLLLoss()(logits, data, None, 4)
-    with pytest.raises(ValueError, match="token_mask"):
-        NLLLoss()(logits, {"target_ids": data["target_ids"]}, None, None)
-    with pytest.raises(ValueError, match="next_token_logits_or_logprobs"):
-        NLLLoss()(logits[0, 0], data, None, None)
 
 
 def test_padding_target_ids_may_be_anything():
@@ -348,27 +305,6 @@ def test_clipped_pg_gradcheck():
     assert torch.autograd.gradcheck(lambda x: fn(x, data, 2, 5)[0], (lp,))
 
 
-def test_clipped_pg_bad_input():
-    lp, data = pg_batch([3, 2])
-    with pytest.raises(ValueError, match="eps_low"):
-        ClippedPGLoss(eps_low=1.5)
-    with pytest.raises(ValueError, match="dual_clip"):
-        ClippedPGLoss(dual_clip=0.5)
-    with pytest.raises(ValueError, match="kl_estimator"):
-        ClippedPGLoss(kl_estimator="k4")
-    with pytest.raises(ValueError, match="kl_coef"):
-        ClippedPGLoss(kl_coef=-0.1)
-    with pytest.raises(ValueError, match="'advantages'"):
-        ClippedPGLoss()(lp, {k: v for k, v in data.items() if k != "advantages"}, None, None)
-    with pytest.raises(ValueError, match=r"data\['advantages'\]: expected the same shape"):
-        ClippedPGLoss()(lp, dict(data, advantages=data["advantages"][:, :1]), None, None)
-    with pytest.raises(ValueError, match="reference_policy_logprobs"):
-        no_ref = {k: v for k, v in data.items() if k != "reference_policy_logprobs"}
-        ClippedPGLoss(kl_coef=0.1)(lp, no_ref, None, None)
-    with pytest.raises(ValueError, match="global_valid_seqs"):
-        ClippedPGLoss(token_level=False)(lp, data, 1, None)
-
-
 # ---------------------------------------------------------------------------- DPO, Bradley-Terry
 
 
@@ -426,20 +362,6 @@ def test_dpo_microbatches_keep_pairs_and_match_the_full_batch():
         torch.testing.assert_close(loss, full_loss, rtol=0, atol=1e-12)
         torch.testing.assert_close(grad, full_grad, rtol=0, atol=1e-12)
     assert torch.equal(full_grad[2:4], torch.zeros_like(full_grad[2:4]))
-
-
-def test_dpo_bad_input():
-    lp, data = dpo_batch()
-    with pytest.raises(ValueError, match="batch: expected an even number of rows"):
-        DPOLoss()(lp[:5], slice_batch(data, 0, 5), None, None)
-    with pytest.raises(ValueError, match="chosen and rejected rows"):
-        DPOLoss()(lp, dict(data, sample_mask=torch.tensor([1, 0, 1, 1, 1, 1])), None, None)
-    with pytest.raises(ValueError, match="beta"):
-        DPOLoss(beta=0)
-    with pytest.raises(ValueError, match="sft_weight"):
-        DPOLoss(sft_weight=-1)
-    with pytest.raises(ValueError, match="reference_policy_logprobs"):
-        DPOLoss()(lp, {"token_mask": data["token_mask"]}, None, None)
 
 
 def test_bradley_terry_values_accuracy_and_microbatches():
@@ -505,29 +427,6 @@ def test_build_loss_single_and_weight_is_never_dropped():
     weighted = build_loss({"type": "dpo", "beta": 0.5, "weight": 2.0})
     assert isinstance(weighted, ComposedLoss) and weighted.components[0].weight == 2.0
     assert weighted.components[0].loss.beta == 0.5
-
-
-def test_config_errors_are_clear():
-    with pytest.raises(ValueError, match=r"config\[1\]: type: unknown loss 'dop'; did you mean"):
-        build_loss([{"type": "nll"}, {"type": "dop"}])
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['betta'\]"):
-        build_loss({"type": "dpo", "betta": 0.1})
-    with pytest.raises(ValueError, match=r"config\[0\]\['weight'\]: expected a finite number in"):
-        build_loss([{"type": "nll", "weight": -0.5}])
-    with pytest.raises(ValueError, match=r"config\[0\]\['weight'\]"):
-        build_loss([{"type": "nll", "weight": float("nan")}])
-    with pytest.raises(ValueError, match="duplicate component name 'nll'"):
-        build_loss([{"type": "nll"}, {"type": "nll"}])
-    with pytest.raises(ValueError, match="expected a 'type' key"):
-        build_loss([{"weight": 1.0}])
-    with pytest.raises(ValueError, match="empty list"):
-        build_loss([])
-    with pytest.raises(TypeError, match="config"):
-        build_loss("nll")
-    with pytest.raises(ValueError, match="config: unknown key"):
-        build_loss({"type": "composed", "components": [{"type": "nll"}], "weights": [1]})
-    with pytest.raises(ValueError, match=r"config\['loss_type'\]"):
-        build_loss({"type": "composed", "loss_type": "tokens", "components": [{"type": "nll"}]})
 
 
 def test_registry():
@@ -681,19 +580,11 @@ def test_naive_contrastive_overflows_in_float32_and_the_stable_one_does_not():
     assert stable[0].item() == pytest.approx(expected, abs=1e-5)  # float32 rounding of 100 + x
 
 
-def test_stable_contrastive_gradcheck_and_bad_input():
+def test_stable_contrastive_gradcheck():
     pos = torch.randn(3, dtype=torch.float64, requires_grad=True)
     neg = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda p, n: stable_contrastive_loss(p, n, temperature=0.3),
                                     (pos, neg))
-    with pytest.raises(ValueError, match="neg_sim"):
-        stable_contrastive_loss(torch.zeros(3), torch.zeros(3))
-    with pytest.raises(ValueError, match="neg_sim: expected shape"):
-        stable_contrastive_loss(torch.zeros(3), torch.zeros(2, 4))
-    with pytest.raises(ValueError, match="neg_sim: expected at least one negative"):
-        stable_contrastive_loss(torch.zeros(3), torch.zeros(3, 0))
-    with pytest.raises(ValueError, match="temperature"):
-        stable_contrastive_loss(torch.zeros(3), torch.zeros(3, 1), temperature=0.0)
 
 
 # ---------------------------------------------------------------------------- monitoring
@@ -749,24 +640,6 @@ def test_stability_monitor_nonfinite_and_is_stable():
 
 
 # ---------------------------------------------------------------------------- accumulate, ddp args
-
-
-def test_accumulate_microbatches_bad_input():
-    logits, data = lm_batch([3, 2])
-    with pytest.raises(ValueError, match=r"num_microbatches: expected an integer in \[1, 2\]"):
-        accumulate_microbatches(NLLLoss(), logits, data, num_microbatches=3)
-    with pytest.raises(ValueError, match="normalization"):
-        accumulate_microbatches(NLLLoss(), logits, data, normalization="mean")
-    lp, dpo = dpo_batch(pairs=2)
-    with pytest.raises(ValueError, match=r"\[1, 2\] \(the batch has 2 example\(s\) of 2 row"):
-        accumulate_microbatches(DPOLoss(), lp, dpo, num_microbatches=4)
-
-
-def test_ddp_demo_argument_errors():
-    with pytest.raises(ValueError, match="world_size"):
-        ddp_demo(5)
-    with pytest.raises(ValueError, match=r"num_microbatches: expected an integer in \[1, 1\]"):
-        ddp_demo(4, num_microbatches=2)
 
 
 def test_data_parallel_backward_on_one_process_is_exact_accumulation():

@@ -58,9 +58,11 @@ def has_values(x: torch.Tensor) -> bool:
     return x.numel() > 0 and not x.is_meta
 
 
-def check_nonempty(name: str, x: torch.Tensor) -> None:
-    """``x`` must have at least one element (a mean over nothing is NaN)."""
-    if x.numel() == 0:
+def check_nonempty(name: str, x: torch.Tensor, reduction: str = "mean") -> None:
+    """``x`` must have at least one element when the result is a mean (a mean over nothing is
+    NaN); with ``reduction="sum"`` or ``"none"`` an empty batch is fine (0, or an empty
+    result)."""
+    if x.numel() == 0 and reduction == "mean":
         raise ValueError(f"{name}: expected at least one element, got shape {_shape(x)}")
 
 
@@ -95,8 +97,9 @@ def check_shapes(
 
     Each keyword is ``argument_name=(tensor, "B K T 2")``. Letters bind a size on first use and
     must agree afterwards; digits are fixed sizes; ``*`` matches any single size. ``None`` tensors
-    are skipped. The letters in ``nonempty`` (e.g. ``"B"``) must bind a size of at least 1. All
-    the tensors must share one device. Raises ``ValueError`` naming the argument, the expected
+    are skipped. The letters in ``nonempty`` (e.g. ``"B"``) must bind a size of at least 1
+    (pass the batch letter only when ``reduction == "mean"``: a sum, or no reduction, of nothing
+    is fine). All the tensors must share one device. Raises ``ValueError`` naming the argument, the expected
     and the actual shape (or device).
     """
     sizes: dict[str, int] = {}

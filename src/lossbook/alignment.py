@@ -35,12 +35,12 @@ __all__ = [
 ]
 
 
-def _sequence(name: str, x: object) -> torch.Tensor:
+def _sequence(name: str, x: object, reduction: str = "mean") -> torch.Tensor:
     _float(name, x)
     if x.ndim != 1:  # type: ignore[union-attr]
         got = list(x.shape)  # type: ignore[union-attr]
         raise ValueError(f"{name}: expected shape [B] (one value per sequence), got {got}")
-    check_nonempty(name, x)  # type: ignore[arg-type]
+    check_nonempty(name, x, reduction)  # type: ignore[arg-type]
     return x  # type: ignore[return-value]
 
 
@@ -89,7 +89,7 @@ def bradley_terry_loss(
         tensor([0.3133, 0.6931])
     """
     check_reduction(reduction)
-    _sequence("chosen_rewards", chosen_rewards)
+    _sequence("chosen_rewards", chosen_rewards, reduction)
     _like("rejected_rewards", rejected_rewards, "chosen_rewards", chosen_rewards)
     diff = chosen_rewards - rejected_rewards
     if margin is not None:
@@ -175,7 +175,7 @@ def dpo_loss(
         policy_chosen_logps.numel() == 0
     ):
         # Slow path only to name the offending argument.
-        _sequence("policy_chosen_logps", policy_chosen_logps)
+        _sequence("policy_chosen_logps", policy_chosen_logps, reduction)
         for name, x in others:
             _like(name, x, "policy_chosen_logps", policy_chosen_logps)
     if is_debug():
@@ -250,7 +250,7 @@ def kto_loss(
     check_number("beta", beta, low=0.0, low_inclusive=False)
     check_number("desirable_weight", desirable_weight, low=0.0)
     check_number("undesirable_weight", undesirable_weight, low=0.0)
-    _sequence("policy_logps", policy_logps)
+    _sequence("policy_logps", policy_logps, reduction)
     _like("ref_logps", ref_logps, "policy_logps", policy_logps)
     good = _check_mask(desirable, "policy_logps", policy_logps, name="desirable")
     if (kl_policy_logps is None) != (kl_ref_logps is None):
@@ -322,7 +322,7 @@ def orpo_loss(
     """
     check_reduction(reduction)
     check_number("beta", beta, low=0.0)
-    _sequence("chosen_logps", chosen_logps)
+    _sequence("chosen_logps", chosen_logps, reduction)
     _like("rejected_logps", rejected_logps, "chosen_logps", chosen_logps)
     for name, x in (("chosen_logps", chosen_logps), ("rejected_logps", rejected_logps)):
         check_finite(name, x)
@@ -374,7 +374,7 @@ def grpo_advantages(
         >>> grpo_advantages(torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 1.0]), group_size=3)
         tensor([ 1.1545, -0.5773, -0.5773,  0.0000,  0.0000,  0.0000])
     """
-    _sequence("rewards", rewards)
+    _sequence("rewards", rewards, "none")  # no reward, no advantage
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
         raise ValueError(f"group_size: expected an integer >= 2, got {group_size!r}")
     if rewards.shape[0] % group_size:
@@ -384,6 +384,8 @@ def grpo_advantages(
         )
     check_number("eps", eps, low=0.0, low_inclusive=False)
     check_finite("rewards", rewards)
+    if rewards.numel() == 0:
+        return rewards.detach().clone()
     with torch.no_grad():
         grouped = rewards.detach().view(-1, group_size)
         centred = grouped - grouped.mean(dim=1, keepdim=True)

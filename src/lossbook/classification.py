@@ -38,11 +38,12 @@ __all__ = [
 
 
 def _check_logits_target(
-    logits: torch.Tensor, target: torch.Tensor, ignore_index: int
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None, reduction: str
 ) -> int:
     check_tensor("logits", logits, kind="float")
     check_tensor("target", target, kind="int")
-    sizes = check_shapes(logits=(logits, "N C"), target=(target, "N"), nonempty="NC")
+    sizes = check_shapes(logits=(logits, "N C"), target=(target, "N"),
+                         nonempty="C" + ("N" if reduction == "mean" else ""))
     check_class_targets("target", target, sizes["C"], ignore_index=ignore_index)
     check_finite("logits", logits, always=False)
     return sizes["C"]
@@ -94,7 +95,7 @@ def weighted_cross_entropy(
         2.020171
     """
     check_reduction(reduction)
-    num_classes = _check_logits_target(logits, target, ignore_index)
+    num_classes = _check_logits_target(logits, target, ignore_index, reduction)
     if weight is not None:
         weight = _check_class_weight("weight", weight, num_classes, logits)
     return F.cross_entropy(
@@ -146,7 +147,7 @@ def focal_loss(
     """
     check_reduction(reduction)
     check_number("gamma", gamma, low=0.0)
-    num_classes = _check_logits_target(logits, target, ignore_index)
+    num_classes = _check_logits_target(logits, target, ignore_index, reduction)
     # log p_t for every row through the fused cross-entropy kernel (ignored rows give 0).
     log_pt = -F.cross_entropy(logits, target, ignore_index=ignore_index, reduction="none")
     if gamma == 0:
@@ -211,7 +212,7 @@ def sigmoid_focal_loss(
     check_tensor("logits", logits, kind="float")
     check_tensor("target", target, kind="float")
     check_same_shape("target", target, "logits", logits)
-    check_nonempty("logits", logits)
+    check_nonempty("logits", logits, reduction)
     check_range("target", target, 0.0, 1.0)
     check_finite("logits", logits, always=False)
 
@@ -338,7 +339,7 @@ def label_smoothing_cross_entropy(
     """
     check_reduction(reduction)
     check_number("smoothing", smoothing, low=0.0, high=1.0)
-    _check_logits_target(logits, target, ignore_index)
+    _check_logits_target(logits, target, ignore_index, reduction)
     log_p = F.log_softmax(logits, dim=-1)
     valid = target != ignore_index
     safe_target = torch.where(valid, target, torch.zeros_like(target))
@@ -389,7 +390,7 @@ def multiclass_hinge_loss(
     check_reduction(reduction)
     check_number("margin", margin, low=0.0, low_inclusive=False)
     check_choice("p", p, (1, 2))
-    _check_logits_target(logits, target, ignore_index=None)
+    _check_logits_target(logits, target, None, reduction)
     true_score = logits.gather(1, target[:, None])  # [N, 1]
     violation = (margin - true_score + logits).clamp_min(0)  # [N, C]; the c = y term is `margin`
     if p == 2:

@@ -97,7 +97,7 @@ def info_nce(
     check_tensor("query", query, kind="float")
     check_tensor("key", key, kind="float")
     check_shapes(query=(query, "B D"), key=(key, "B D"), negatives=(negatives, "M D"),
-                 nonempty="B")
+                 nonempty="B" if reduction == "mean" else "")
     if negatives is not None:
         check_tensor("negatives", negatives, kind="float")
         if symmetric:
@@ -174,7 +174,7 @@ def triplet_loss(
     check_number("eps", eps, low=0.0)
     for name, x in (("anchor", anchor), ("positive", positive), ("negative", negative)):
         check_tensor(name, x, kind="float")
-    check_shapes(anchor=(anchor, "B D"), nonempty="B")
+    check_shapes(anchor=(anchor, "B D"), nonempty="B" if reduction == "mean" else "")
     check_same_shape("positive", positive, "anchor", anchor)
     check_same_shape("negative", negative, "anchor", anchor)
     d_pos = _distance(anchor, positive, p, eps)
@@ -224,7 +224,8 @@ def pairwise_contrastive_loss(
     check_tensor("x1", x1, kind="float")
     check_tensor("x2", x2, kind="float")
     check_tensor("similar", similar, kind="int_or_bool")
-    check_shapes(x1=(x1, "B D"), similar=(similar, "B"), nonempty="B")
+    check_shapes(x1=(x1, "B D"), similar=(similar, "B"),
+                 nonempty="B" if reduction == "mean" else "")
     check_same_shape("x2", x2, "x1", x1)
     if similar.dtype != torch.bool and has_values(similar) and bool(
         ((similar != 0) & (similar != 1)).any()

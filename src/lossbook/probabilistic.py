@@ -65,7 +65,7 @@ def kl_divergence(
     if logits_p.ndim == 0:
         raise ValueError("logits_p: expected at least 1 dimension [*, C], got a scalar")
     check_same_shape("logits_q", logits_q, "logits_p", logits_p)
-    check_nonempty("logits_p", logits_p)
+    check_nonempty("logits_p", logits_p, reduction)
     log_p = F.log_softmax(logits_p, dim=-1)
     log_q = F.log_softmax(logits_q, dim=-1)
     p = log_p.exp()
@@ -108,7 +108,7 @@ def gaussian_kl(
     check_reduction(reduction)
     check_tensor("mu", mu, kind="float")
     check_tensor("logvar", logvar, kind="float")
-    check_shapes(mu=(mu, "B D"), nonempty="B")
+    check_shapes(mu=(mu, "B D"), nonempty="B" if reduction == "mean" else "")
     check_same_shape("logvar", logvar, "mu", mu)
     check_finite("mu", mu, always=False)
     check_finite("logvar", logvar, always=False)
@@ -182,7 +182,8 @@ def elbo_loss(
     if recon.ndim < 1:
         raise ValueError("recon: expected shape [B, *], got a scalar")
     check_same_shape("target", target, "recon", recon)
-    check_shapes(recon=(recon, "B" + " *" * (recon.ndim - 1)), mu=(mu, "B D"), nonempty="B")
+    check_shapes(recon=(recon, "B" + " *" * (recon.ndim - 1)), mu=(mu, "B D"),
+                 nonempty="B" if reduction == "mean" else "")
     check_finite("target", target)
     if likelihood == "bernoulli":
         check_range("target", target, 0.0, 1.0)

@@ -21,10 +21,10 @@ from ._checks import (
 __all__ = ["huber_loss", "quantile_loss"]
 
 
-def _check_pred_target(pred: torch.Tensor, target: torch.Tensor) -> None:
+def _check_pred_target(pred: torch.Tensor, target: torch.Tensor, reduction: str) -> None:
     check_tensor("pred", pred, kind="float")
     check_tensor("target", target, kind="float")
-    check_nonempty("pred", pred)
+    check_nonempty("pred", pred, reduction)
     check_finite("target", target)
     check_finite("pred", pred, always=False)
 
@@ -70,7 +70,7 @@ def huber_loss(
     """
     check_reduction(reduction)
     check_number("delta", delta, low=0.0, low_inclusive=False)
-    _check_pred_target(pred, target)
+    _check_pred_target(pred, target, reduction)
     check_same_shape("target", target, "pred", pred)
     abs_r = (pred - target).abs()
     # min(|r|, delta) is the quadratic part's reach; the rest of |r| is paid linearly.
@@ -117,7 +117,7 @@ def quantile_loss(
         tensor([1.8000, 0.2000])
     """
     check_reduction(reduction)
-    _check_pred_target(pred, target)
+    _check_pred_target(pred, target, reduction)
     if isinstance(quantile, torch.Tensor):
         check_tensor("quantile", quantile, kind="float")
         check_shapes(quantile=(quantile, "Q"))

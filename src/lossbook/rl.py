@@ -128,7 +128,7 @@ def reinforce_loss(
     """
     check_reduction(reduction)
     _float("logprobs", logprobs)
-    check_nonempty("logprobs", logprobs)
+    check_nonempty("logprobs", logprobs, reduction)
     _like("returns", returns, "logprobs", logprobs)
     check_finite("returns", returns)
     weight = returns.detach()
@@ -204,7 +204,7 @@ def ppo_clip_loss(
     if dual_clip is not None:
         check_number("dual_clip", dual_clip, low=1.0, low_inclusive=False)
     _float("logprobs", logprobs)
-    check_nonempty("logprobs", logprobs)
+    check_nonempty("logprobs", logprobs, reduction)
     _like("old_logprobs", old_logprobs, "logprobs", logprobs)
     _like("advantages", advantages, "logprobs", logprobs)
     check_finite("advantages", advantages)
@@ -360,7 +360,7 @@ def td_loss(
     check_choice("kind", kind, ("mse", "huber"))
     check_number("delta", delta, low=0.0, low_inclusive=False)
     _float("values", values)
-    check_nonempty("values", values)
+    check_nonempty("values", values, reduction)
     _like("rewards", rewards, "values", values)
     _like("next_values", next_values, "values", values)
     check_finite("rewards", rewards)
@@ -421,7 +421,8 @@ def quantile_huber_loss(
     check_number("kappa", kappa, low=0.0)
     _float("quantiles", quantiles)
     _float("target", target)
-    sizes = check_shapes(quantiles=(quantiles, "B N"), target=(target, "B M"), nonempty="BNM")
+    sizes = check_shapes(quantiles=(quantiles, "B N"), target=(target, "B M"),
+                         nonempty="NM" + ("B" if reduction == "mean" else ""))
     n = sizes["N"]
     if taus is None:
         taus = (torch.arange(n, dtype=quantiles.dtype, device=quantiles.device) + 0.5) / n
@@ -496,7 +497,7 @@ def sac_actor_loss(
     """
     check_reduction(reduction)
     _float("log_probs", log_probs)
-    check_nonempty("log_probs", log_probs)
+    check_nonempty("log_probs", log_probs, reduction)
     _like("q_values", q_values, "log_probs", log_probs)
     a = _check_alpha(alpha, log_probs)
     check_finite("log_probs", log_probs, always=False)
@@ -547,7 +548,7 @@ def sac_critic_loss(
     check_reduction(reduction)
     check_number("gamma", gamma, low=0.0, high=1.0)
     _float("q_values", q_values)
-    check_nonempty("q_values", q_values)
+    check_nonempty("q_values", q_values, reduction)
     _like("rewards", rewards, "q_values", q_values)
     _like("next_q_values", next_q_values, "q_values", q_values)
     _like("next_log_probs", next_log_probs, "q_values", q_values)
@@ -601,7 +602,7 @@ def sac_temperature_loss(
             f"log_alpha: expected a one-element tensor, got shape {list(log_alpha.shape)}"
         )
     _float("log_probs", log_probs)
-    check_nonempty("log_probs", log_probs)
+    check_nonempty("log_probs", log_probs, reduction)
     check_device("log_probs", log_probs, "log_alpha", log_alpha)
     check_finite("log_alpha", log_alpha)
     check_finite("log_probs", log_probs, always=False)
@@ -662,7 +663,7 @@ def kl_penalty(
     if clamp is not None:
         check_number("clamp", clamp, low=0.0, low_inclusive=False)
     _float("logp", logp)
-    check_nonempty("logp", logp)
+    check_nonempty("logp", logp, reduction)
     _like("logp_ref", logp_ref, "logp", logp)
     if mask is not None:
         mask = _check_mask(mask, "logp", logp)

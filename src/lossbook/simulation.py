@@ -631,7 +631,7 @@ def log_divergence(
     check_tensor("log_xy", log_xy, kind="float")
     check_same_shape("log_xy", log_xy, "sim_xy", sim_xy)
     _check_mask("mask", mask, sim_xy.shape[:-1], "sim_xy[..., 0]", sim_xy)
-    check_nonempty("sim_xy", sim_xy)
+    check_nonempty("sim_xy", sim_xy, reduction)
     dist = (sim_xy - log_xy).norm(dim=-1)
     if mask is None:
         mask = torch.ones_like(dist, dtype=torch.bool)

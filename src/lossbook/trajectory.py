@@ -27,6 +27,7 @@ def _check_trajectories(
     mode_logits: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor | None,
+    reduction: str,
     **extra: tuple[torch.Tensor, str],
 ) -> torch.Tensor | None:
     """Validate the common arguments; return the valid-step mask as the dtype of ``pred``
@@ -42,7 +43,7 @@ def _check_trajectories(
         mode_logits=(mode_logits, "B K"),
         target=(target, "B T 2"),
         mask=(mask, "B T"),
-        nonempty="BKT",
+        nonempty="KT" + ("B" if reduction == "mean" else ""),
     )
     check_finite("target", target)
     check_finite("pred", pred, always=False)
@@ -101,7 +102,7 @@ def wta_trajectory_loss(
     """
     check_reduction(reduction)
     check_number("cls_weight", cls_weight, low=0.0)
-    valid_steps = _check_trajectories(pred, mode_logits, target, mask)
+    valid_steps = _check_trajectories(pred, mode_logits, target, mask, reduction)
 
     B, _, T, _ = pred.shape
     # Reductions run over the trailing (T, 2) block at once: summing a size-2 last dimension on
@@ -217,7 +218,7 @@ def mixture_nll(
     check_reduction(reduction)
     check_choice("distribution", distribution, ("gaussian", "laplace"))
     valid_steps = _check_trajectories(
-        pred, mode_logits, target, mask, log_scale=(log_scale, "B K T 2")
+        pred, mode_logits, target, mask, reduction, log_scale=(log_scale, "B K T 2")
     )
     check_finite("log_scale", log_scale, always=False)
     if torch.float16 in (pred.dtype, log_scale.dtype, mode_logits.dtype, target.dtype):

@@ -26,6 +26,10 @@ public function of ``lossbook.<domain>``::
   finite values and gradients in float32 / bfloat16 / float16 (``dtypes``), on ``extreme``
   inputs when given (e.g. logits of +-1e4).
 - ``finite=False``: the outputs may hold infinities by design (a ROC curve's first threshold).
+- A loss object (``NLLLoss(**config)(x, data, ...)``) gets an entry through a function that
+  builds and calls it, with ``name`` and ``public`` naming the class. ``run=False`` skips the
+  valid-sample run of a function too slow for the table (it spawns processes), with the test
+  that runs it.
 - ``errors``: the bad inputs no generated check covers, one per bad-input class that applies
   (a target out of range, a negative or out-of-range hyper-parameter, an unknown option, a bad
   value in a mask...). ``E(arg, got, changes, exc=ValueError)`` starts from a valid sample
@@ -49,8 +53,10 @@ Generated for every entry, so not written in the table:
   ``ValueError`` naming it and ``meta``, unless listed in ``any_device``;
 - NaN in each argument listed in ``nan`` (targets, weights, float masks): ``ValueError``;
 - an empty batch (``b = 0``): ``ValueError`` naming the argument ``empty`` (default: the first
-  tensor argument) and a size 0; ``empty=OK`` when an empty batch is valid (the outputs must
-  then be finite), ``empty=None`` when the function has no batch;
+  tensor argument) and a size 0, because a mean over nothing is NaN (``check_nonempty(name, x,
+  reduction)`` lets ``"sum"`` and ``"none"`` through: the loss objects of ``lossbook.patterns``
+  reduce empty microbatches themselves). ``empty=OK`` when an empty batch is valid (the outputs
+  must then be finite), ``empty=None`` when the function has no batch;
 - ``reduction`` ``"none"``, ``"sum"`` and ``"mean"`` agree (not for ``random=True``: a function
   that draws its own noise gives a new value at every call, so it gets no gradcheck either): sum = none.sum() and
   mean = none.sum() / ``mean_over(a)`` (default: the number of elements of ``"none"``);
@@ -78,6 +84,13 @@ from typing import Any
 import torch
 
 OK = "ok"  # ``empty=OK``: an empty batch is valid input
+
+
+class Keep:
+    """A sample value that stays on the CPU in the meta-device run (``to_device`` unwraps it)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 class S:
@@ -118,11 +131,14 @@ class OpInfo:
     stay_on_cpu: tuple[str, ...] = ()
     random: bool = False
     finite: bool = True
+    run: bool = True
+    public: Any = None
     gradcheck_atol: float = 1e-5
     name: str = ""
 
     def __post_init__(self) -> None:
         self.name = self.name or self.fn.__name__
+        self.public = self.fn if self.public is None else self.public
 
     @property
     def signature(self) -> inspect.Signature:
@@ -185,6 +201,8 @@ def to_device(x: Any, device: str | torch.device) -> Any:
     """``x`` with every tensor (also in lists, tuples, dicts and modules) moved to ``device``."""
     if isinstance(x, torch.Tensor):
         return x.detach().to(device).requires_grad_(x.requires_grad)
+    if isinstance(x, Keep):
+        return x.value
     if isinstance(x, torch.device):  # "the data's device" in a sample
         return torch.device(device)
     if isinstance(x, torch.nn.Module):

@@ -3,7 +3,7 @@
 import torch
 
 import lossbook
-from opinfo import E, OpInfo, S, bools, randn, set_first
+from opinfo import OK, E, OpInfo, S, bools, randn, set_first
 
 
 def _logp(g, *shape, dt):
@@ -73,6 +73,7 @@ ENTRIES = [
             E("rewards", "got 6", {"group_size": 4}),
             E("eps", r"0\.0", {"eps": 0.0}),
         ],
+        empty=OK,  # no completion, no advantage
     ),
     OpInfo(
         lossbook.grpo_loss,

@@ -18,7 +18,7 @@ def site_snippet_functions() -> list[str]:
         for path, section in _INCLUDE.findall(page.read_text()):
             text = (ROOT / "snippets" / path).read_text()
             body = text.split(f"# --8<-- [start:{section}]")[1].split(f"# --8<-- [end:{section}]")[0]
-            if "import torch" in body:
+            if "import torch" in body or "import numpy" not in body:  # NumPy ones run no tensor
                 found.update(f"{path}:{name}" for name in re.findall(r"^def (\w+)\(", body, re.MULTILINE))
     return sorted(found)
 
@@ -29,11 +29,123 @@ NOT_FUNCTIONS = {
     "is_debug": "reads the debug switch",
     "set_debug": "sets the debug switch (a bool)",
     "WOSAC_2025_WEIGHTS": "a constant (the challenge's weights)",
+    "Alert": "a record (dataclass) returned by StabilityMonitor",
+    "Component": "a record pairing a loss object with its weight (ComposedLoss's input)",
+    "ComposedLoss": "a loss object built from Components: build_loss, which builds it, has an"
+                    " entry; its own errors are tested in test_patterns",
+    "DDPDemoResult": "a record (dataclass) returned by ddp_demo",
+    "GradNormWeighting": "an nn.Module (learnable loss weights, moved with .to() like any"
+                         " module); tested in test_patterns",
+    "UncertaintyWeighting": "an nn.Module (learnable loss weights, moved with .to() like any"
+                            " module); tested in test_patterns",
+    "LOSS_REGISTRY": "a registry instance, build_loss's default",
+    "LossRegistry": "the registry class; build_loss has an entry",
+    "LossFunction": "a typing Protocol",
+    "LossType": "an Enum",
+    "StabilityMonitor": "a stateful monitor of Python floats; tested in test_patterns",
 }
 
-# "file.py:function" -> inputs (``g`` -> S) for the meta-device run.
+# "file.py:function" -> inputs (``g`` -> S) for the meta-device run, or why the function cannot
+# run without data (a string). ``Keep(x)`` stays on the CPU (a schedule, as documented).
 SNIPPETS: dict = {}
 
+
+def _site_samples() -> dict:
+    """Inputs of each torch snippet function on the site, or why it cannot run on ``meta``."""
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    from opinfo import Keep, S, rand, randn
+
+    schedule = torch.linspace(0.99, 0.05, 10, dtype=torch.float64)
+    ab, ab_cpu = schedule, Keep(schedule)  # the snippets index it with t: on t's device
+    labels = lambda g, n, c: torch.randint(0, c, (n,), generator=g)  # noqa: E731
+    boxes = lambda g, n: torch.cat([randn(g, n, 2), torch.tensor([[4.5, 2.0]]).expand(n, 2),  # noqa: E731
+                                    randn(g, n, 1)], dim=1)
+    model = lambda x, t: 0.5 * x  # noqa: E731 - a parameter-free denoiser: any device
+    reads = "reads values on the host by design ({})"
+    return {
+        "alignment.py:bradley_terry_loss": lambda g: S(randn(g, 4), randn(g, 4)),
+        "alignment.py:dpo_loss": lambda g: S(*(randn(g, 4) for _ in range(4))),
+        "alignment.py:grpo_loss": lambda g: S(randn(g, 4, 3), randn(g, 4, 3), randn(g, 4),
+                                              torch.ones(4, 3), 2),
+        "alignment.py:kto_loss": lambda g: S(randn(g, 4), randn(g, 4), torch.rand(4, generator=g) < 0.5,
+                                             randn(g, 4), randn(g, 4)),
+        "alignment.py:orpo_loss": lambda g: S(-rand(g, 4, low=0.1, high=2.0), -rand(g, 4, low=0.1, high=2.0)),
+        "alignment.py:sequence_logps": lambda g: S(randn(g, 2, 3, 5), labels(g, 6, 5).view(2, 3),
+                                                   torch.ones(2, 3)),
+        "classification_extras.py:binary_cross_entropy": lambda g: S(randn(g, 4), rand(g, 4)),
+        "classification_extras.py:cross_entropy": lambda g: S(randn(g, 4, 3), labels(g, 4, 3)),
+        "classification_extras.py:label_smoothing_ce": lambda g: S(randn(g, 4, 3), labels(g, 4, 3)),
+        "classification_extras.py:multiclass_hinge": lambda g: S(randn(g, 4, 3), labels(g, 4, 3)),
+        "contrastive.py:contrastive_loss": lambda g: S(randn(g, 4, 3), randn(g, 4, 3), labels(g, 4, 2)),
+        "contrastive.py:info_nce": lambda g: S(randn(g, 4, 3), randn(g, 4, 3)),
+        "contrastive.py:triplet_loss": lambda g: S(randn(g, 4, 3), randn(g, 4, 3), randn(g, 4, 3)),
+        "contrastive.py:vicreg": lambda g: S(randn(g, 4, 3), randn(g, 4, 3)),
+        "debugging.py:grad_norm": reads.format("the norms as Python floats"),
+        "debugging.py:leaked_rows": "torch.unique's output size depends on the data",
+        "debugging.py:overfit_one_batch": reads.format("the loss history as Python floats"),
+        "diffusion.py:cfg": lambda g: S(randn(g, 4, 2), randn(g, 4, 2), 3.0),
+        "diffusion.py:cosine_beta_schedule": "takes no tensor: a schedule built on the CPU",
+        "diffusion.py:ddpm_step": lambda g: S(randn(g, 4, 2), randn(g, 4, 2), 3, ab_cpu),  # .item()
+        "diffusion.py:diffusion_loss": lambda g: S(model, randn(g, 4, 2), ab),
+        "diffusion.py:flow_matching_loss": lambda g: S(model, randn(g, 4, 2)),
+        "diffusion.py:mixture_denoiser": lambda g: S(rand(g, 2, low=0.2), randn(g, 2), rand(g, 2, low=0.5), ab),
+        "diffusion.py:q_sample": lambda g: S(randn(g, 4, 2), labels(g, 4, 10), randn(g, 4, 2), ab),
+        "focal_loss.py:focal_loss": lambda g: S(randn(g, 4, 3), labels(g, 4, 3), 2.0, rand(g, 3, low=0.5)),
+        "focal_loss.py:sigmoid_focal_loss": lambda g: S(randn(g, 4, 3), rand(g, 4, 3)),
+        "gans.py:critic_loss": lambda g: S(randn(g, 4), randn(g, 4)),
+        "gans.py:d_loss": lambda g: S(randn(g, 4, 1), randn(g, 4, 1)),
+        "gans.py:g_loss": lambda g: S(randn(g, 4, 1)),
+        "gans.py:generator_loss": lambda g: S(randn(g, 4)),
+        "gans.py:gradient_penalty": lambda g: S(torch.nn.Linear(3, 1), randn(g, 4, 3), randn(g, 4, 3)),
+        "metrics.py:average_precision": "boolean indexing (one threshold per distinct score): the size depends on the data",
+        "metrics.py:ece": "loops over bins with `if inside.any()`: it branches on the data",
+        "metrics.py:fit_temperature": reads.format("the temperature as a Python float"),
+        "metrics.py:ndcg_at_k": lambda g: S(randn(g, 5), rand(g, 5), 3),
+        "metrics.py:precision_at_k": lambda g: S(randn(g, 5), labels(g, 5, 2), 3),
+        "metrics.py:precision_recall_f1": "torch.bincount's output size depends on the data",
+        "metrics.py:trajectory_metrics": lambda g: S(randn(g, 2, 3, 4, 2), torch.softmax(randn(g, 2, 3), 1),
+                                                     randn(g, 2, 4, 2)),
+        "patterns.py:accumulate_nll": reads.format("the loss as a Python float"),
+        "patterns.py:clipped_pg_loss": reads.format("the token count as a Python float"),
+        "patterns.py:masked_mean": reads.format("the valid count as a Python float"),
+        "patterns.py:stable_contrastive_loss": lambda g: S(randn(g, 4), randn(g, 4, 3)),
+        "patterns.py:uncertainty_weighted_sum": lambda g: S([rand(g, ()), rand(g, ())], randn(g, 2)),
+        "probabilistic.py:gaussian_kl": lambda g: S(randn(g, 4, 2), randn(g, 4, 2)),
+        "probabilistic.py:kl_categorical": lambda g: S(randn(g, 4, 3), randn(g, 4, 3)),
+        "probabilistic.py:vae_loss": lambda g: S(randn(g, 4, 6), rand(g, 4, 6), randn(g, 4, 2), randn(g, 4, 2)),
+        "regression.py:huber_loss": lambda g: S(randn(g, 4), randn(g, 4)),
+        "regression.py:quantile_loss": lambda g: S(randn(g, 4), randn(g, 4), 0.8),
+        "regularization.py:l1_penalty": lambda g: S(torch.nn.Linear(3, 2)),
+        "regularization.py:l2_penalty": lambda g: S(torch.nn.Linear(3, 2)),
+        "rl.py:gae": lambda g: S(randn(g, 5), randn(g, 6), dones=torch.tensor([0, 0, 1, 0, 0])),
+        "rl.py:kl_penalty": lambda g: S(-rand(g, 4), -rand(g, 4)),
+        "rl.py:ppo_clip_loss": lambda g: S(-rand(g, 4), -rand(g, 4), randn(g, 4)),
+        "rl.py:quantile_huber_loss": lambda g: S(randn(g, 3, 4), randn(g, 3, 5)),
+        "rl.py:reinforce_loss": lambda g: S(-rand(g, 4), randn(g, 4), randn(g, 4)),
+        "rl.py:sac_actor_loss": lambda g: S(-rand(g, 4), randn(g, 4)),
+        "rl.py:sac_critic_loss": lambda g: S(randn(g, 4), randn(g, 4), randn(g, 4), -rand(g, 4),
+                                             torch.tensor([0.0, 1.0, 0.0, 0.0])),
+        "rl.py:td_loss": lambda g: S(randn(g, 4), randn(g, 4), randn(g, 4), torch.tensor([0.0, 0.0, 1.0, 0.0])),
+        "simulation.py:box_corners": lambda g: S(boxes(g, 3)),
+        "simulation.py:box_overlap": lambda g: S(boxes(g, 3), boxes(g, 3)),
+        "simulation.py:histogram_log_likelihood": lambda g: S(rand(g, 5, 2, 3, high=20.0), rand(g, 2, 3, high=20.0),
+                                                              0.0, 20.0, n_bins=4),
+        "simulation.py:inverse_bicycle": lambda g: S(rand(g, 2, 5, low=3.0, high=9.0), randn(g, 2, 5)),
+        "simulation.py:point_in_polygon": lambda g: S(randn(g, 4, 2), torch.tensor([[-1.0, -1.0], [1.0, -1.0], [0.0, 1.0]])),
+        "trajectory_losses.py:mixture_nll": lambda g: S(randn(g, 2, 3, 4, 2), randn(g, 2, 3, 4, 2),
+                                                        randn(g, 2, 3), randn(g, 2, 4, 2)),
+        "trajectory_losses.py:wta_loss": lambda g: S(randn(g, 2, 3, 4, 2), randn(g, 2, 3), randn(g, 2, 4, 2)),
+        "weighted_cross_entropy.py:class_weights": lambda g: S(torch.tensor([50, 20, 5])),
+        "weighted_cross_entropy.py:weighted_cross_entropy": lambda g: S(randn(g, 4, 3), labels(g, 4, 3),
+                                                                        rand(g, 3, low=0.5)),
+    }
+
+
+SNIPPETS.update(_site_samples())
 
 # snippets/policy_gradient.py (docs/rl-for-llms.md)
 def _pg_samples() -> dict:

@@ -105,7 +105,7 @@ def accumulate_microbatches(
         )
     seqs, toks = _counts_for(data, rows)
     leaf = inputs.detach().clone().requires_grad_(True)
-    total = torch.zeros((), dtype=inputs.dtype)
+    total = torch.zeros((), dtype=inputs.dtype, device=inputs.device)
     for start, stop in _row_chunks(rows, num_microbatches, group):
         micro = slice_batch(data, start, stop, batch_size=rows)
         if normalization == "global":

@@ -407,7 +407,8 @@ def stable_contrastive_loss(
     check_number("temperature", temperature, low=0.0, low_inclusive=False)
     check_tensor("pos_sim", pos_sim, kind="float")
     check_tensor("neg_sim", neg_sim, kind="float")
-    check_shapes(pos_sim=(pos_sim, "B"), neg_sim=(neg_sim, "B N"))
+    check_shapes(pos_sim=(pos_sim, "B"), neg_sim=(neg_sim, "B N"),
+                 nonempty="B" if reduction == "mean" else "")
     if neg_sim.shape[1] == 0:
         raise ValueError("neg_sim: expected at least one negative per anchor, got shape [B, 0]")
     logits = torch.cat([pos_sim[:, None], neg_sim.to(pos_sim.dtype)], dim=1) / temperature

@@ -7,7 +7,14 @@ from typing import Any
 
 import torch
 
-from .._checks import _shape, check_number, check_same_shape, check_shapes, check_tensor
+from .._checks import (
+    _shape,
+    check_number,
+    check_same_shape,
+    check_shapes,
+    check_tensor,
+    has_values,
+)
 
 __all__ = [
     "global_valid_counts",
@@ -21,7 +28,7 @@ def _check_binary_mask(name: str, mask: torch.Tensor) -> torch.Tensor:
     check_tensor(name, mask)
     if mask.dtype == torch.bool:
         return mask
-    if mask.is_complex() or bool(((mask != 0) & (mask != 1)).any()):
+    if mask.is_complex() or (has_values(mask) and bool(((mask != 0) & (mask != 1)).any())):
         bad = mask[(mask != 0) & (mask != 1)]
         raise ValueError(f"{name}: expected 0/1 or bool values, got {bad[0].item()!r}")
     return mask != 0
@@ -109,7 +116,9 @@ def masked_mean(
 def _sample_mask(data: Mapping[str, torch.Tensor], batch: int) -> torch.Tensor:
     sample_mask = data.get("sample_mask")
     if sample_mask is None:
-        return torch.ones(batch, dtype=torch.bool)
+        token_mask = data.get("token_mask")
+        device = token_mask.device if isinstance(token_mask, torch.Tensor) else None
+        return torch.ones(batch, dtype=torch.bool, device=device)
     check_tensor("data['sample_mask']", sample_mask)
     if sample_mask.shape != (batch,):
         raise ValueError(
@@ -162,7 +171,7 @@ def global_valid_counts(
         (tensor(2., dtype=torch.float64), tensor(4., dtype=torch.float64))
     """
     valid = _valid_tokens(data)
-    seqs = _sample_mask(data, valid.shape[0]).sum()
+    seqs = _sample_mask(data, valid.shape[0]).to(valid.device).sum()
     counts = torch.stack([seqs, valid.sum()]).to(torch.float64)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.all_reduce(counts, op=torch.distributed.ReduceOp.SUM, group=group)
@@ -203,6 +212,14 @@ def slice_batch(
                 f" got keys {sorted(data)}"
             )
         batch_size = data[key].shape[0]
+    for name, value in (("start", start), ("stop", stop), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name}: expected an int >= 0, got {value!r}")
+    if not start <= stop <= batch_size:
+        raise ValueError(
+            f"stop: expected start <= stop <= batch_size = {batch_size}, got start={start},"
+            f" stop={stop}"
+        )
     batch = batch_size
     return {
         k: v[start:stop] if isinstance(v, torch.Tensor) and v.ndim and v.shape[0] == batch else v
@@ -235,7 +252,7 @@ def _token_logprobs(
         )
         # Padding may hold any id: clamp before the gather, the mask removes it afterwards.
         safe = torch.where(valid, targets, 0)
-        if bool(((safe < 0) | (safe >= sizes["V"])).any()):
+        if has_values(safe) and bool(((safe < 0) | (safe >= sizes["V"])).any()):
             bad = safe[(safe < 0) | (safe >= sizes["V"])][0].item()
             raise ValueError(
                 f"data['target_ids']: expected token ids in [0, {sizes['V'] - 1}] at valid"
