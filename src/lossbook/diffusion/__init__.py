@@ -18,7 +18,9 @@ The package, by concern (every public name is importable from ``lossbook.diffusi
 - ``parameterisation``: the forward process `q_sample` and the $\varepsilon$/$x_0$/$v$
   conversions;
 - ``losses``: the DDPM training loss and flow matching;
-- ``sampling``: the DDPM step and sampler with guidance, flow-matching sampling.
+- ``sampling``: the DDPM step and sampler with guidance, flow-matching sampling;
+- ``ddim``: timestep respacing, the DDIM step and sampler;
+- ``weighting``: the SNR, min-SNR-$\gamma$ weights, EDM's preconditioning and loss weight.
 """
 
 # In the order of the concerns (the API reference lists the members in this order).
@@ -34,21 +36,30 @@ from .parameterisation import (
 )
 from .losses import diffusion_loss, flow_matching_loss
 from .sampling import cfg_combine, ddpm_step, ddpm_sample, flow_matching_sample
+from .ddim import respaced_timesteps, ddim_step, ddim_sample
+from .weighting import snr, min_snr_weight, edm_precondition, edm_loss_weight
 # isort: on
 
 __all__ = [
     "alphas_cumprod",
     "cfg_combine",
     "cosine_beta_schedule",
+    "ddim_sample",
+    "ddim_step",
     "ddpm_sample",
     "ddpm_step",
     "diffusion_loss",
+    "edm_loss_weight",
+    "edm_precondition",
     "eps_from_v",
     "eps_from_x0",
     "flow_matching_loss",
     "flow_matching_sample",
     "linear_beta_schedule",
+    "min_snr_weight",
     "q_sample",
+    "respaced_timesteps",
+    "snr",
     "v_from_x0_eps",
     "x0_from_eps",
     "x0_from_v",
