@@ -65,6 +65,14 @@ def test_citations_are_numbered_by_first_use_and_listed_with_their_locators(tmp_
     assert "Checked at v0.20.0" in section and "Cited: §3.3; Table 1a." in section
 
 
+def test_a_notebook_links_citations_to_the_page_sources(tmp_path):
+    sources = _bib(tmp_path, PAPER, CODE)
+    text = citations.for_notebook("A [@trl-grpo, `loss`].\nB [@lin2017focal, §3].", sources, "p.md", "https://x/p/")
+    assert "A [[1, `loss`](https://x/p/#source-1)]." in text and "B [[2, §3](https://x/p/#source-2)]." in text
+    assert text.endswith("2. Lin, Goyal, Girshick, He, Dollár. [Focal Loss for Dense Object Detection]"
+                         "(https://arxiv.org/abs/1708.02002). 2017. Cited: §3.\n")
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("See [@nobody2020, §1].", r"page\.md:2: unknown citation key 'nobody2020'"),
     ("See [@lin2017focal].", r"page\.md:2: citation of 'lin2017focal' has no locator"),

@@ -123,7 +123,14 @@ def _literal(text: str) -> str:
     return "".join(p if p.startswith("`") else p.replace("_", "&#95;").replace("*", "&#42;") for p in parts)
 
 
-def cite(markdown: str, sources: dict[str, Source], where: str) -> tuple[str, list[tuple[Source, list[str]]]]:
+def _link(number: int, source: Source, locator: str) -> str:
+    title = html.escape(f"{source.short()}, {locator}", quote=True)
+    return f'<a href="#source-{number}" title="{title}">{number}, {_literal(locator)}</a>'
+
+
+def cite(markdown: str, sources: dict[str, Source], where: str, link=_link,
+         group=lambda links: '<sup class="lb-cite">[' + "; ".join(links) + "]</sup>",
+         ) -> tuple[str, list[tuple[Source, list[str]]]]:
     """Replace citations by numbered links; return the text and the cited sources in order."""
     order: dict[str, int] = {}
     locators: dict[str, list[str]] = {}
@@ -142,9 +149,8 @@ def cite(markdown: str, sources: dict[str, Source], where: str) -> tuple[str, li
                 raise PluginError(f"{where}:{lineno}: citation of {key!r} has no locator: write [@{key}, §3.2] (section, table, equation, function...)")
             number = order.setdefault(key, len(order) + 1)
             locators.setdefault(key, []).append(locator)
-            title = html.escape(f"{sources[key].short()}, {locator}", quote=True)
-            links.append(f'<a href="#source-{number}" title="{title}">{number}, {_literal(locator)}</a>')
-        return '<sup class="lb-cite">[' + "; ".join(links) + "]</sup>"
+            links.append(link(number, sources[key], locator))
+        return group(links)
 
     for i, line in _prose_lines(lines):
         if "[@" not in line:
@@ -161,6 +167,18 @@ def cite(markdown: str, sources: dict[str, Source], where: str) -> tuple[str, li
 def sources_section(cited: list[tuple[Source, list[str]]]) -> str:
     items = "\n".join(f'<li id="source-{n}">{source.html(locs)}</li>' for n, (source, locs) in enumerate(cited, 1))
     return f'\n\n## Sources {{ #sources }}\n\n<ol class="lb-sources">\n{items}\n</ol>\n'
+
+
+def for_notebook(markdown: str, sources: dict[str, Source], where: str, page_url: str) -> str:
+    """A page's text for its notebook: citations as links to the page's Sources, which end it."""
+    text, cited = cite(markdown, sources, where, link=lambda n, _, loc: f"[{n}, {loc}]({page_url}#source-{n})",
+                       group=lambda links: "[" + "; ".join(links) + "]")
+    if not cited:
+        return text
+    items = "\n".join(f"{n}. {s.authors}. [{s.title}]({s.url}). {s.venue + '. ' if s.venue else ''}"
+                      f"{'Checked at ' + s.version if s.version else s.year}. Cited: {'; '.join(dict.fromkeys(locs))}."
+                      for n, (s, locs) in enumerate(cited, 1))
+    return f"{text}\n\n## Sources\n\n{items}\n"
 
 
 def tested_with(root: Path) -> str:
