@@ -25,6 +25,7 @@ LESSONS = {
     "metrics.md": "Metrics",
     "custom-losses.md": "Custom losses",
     "diffusion-basics.md": "Diffusion basics",
+    "diffusion-sampling.md": "Sampling and loss weighting",
     "simulation-metrics.md": "Simulation metrics",
     "debugging.md": "Debugging",
     "rl-for-llms.md": "RL for LLMs",

@@ -11,6 +11,7 @@ CATALOGUES = (
     "metrics",  # metrics.md
     "simulation_metrics",  # simulation-metrics.md
     "diffusion_basics",  # diffusion-basics.md
+    "diffusion_sampling",  # diffusion-sampling.md
     "glossary_alignment",  # glossary/alignment.md
     "glossary_contrastive",  # glossary/contrastive.md
     "glossary_rl",  # glossary/rl.md
