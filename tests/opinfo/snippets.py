@@ -164,3 +164,42 @@ def _pg_samples() -> dict:
 
 
 SNIPPETS.update(_pg_samples())
+
+
+# snippets/language.py (docs/llm-losses.md)
+def _language_samples() -> dict:
+    import torch
+
+    from opinfo import S, randn
+
+    return {
+        "language.py:next_token_loss": lambda g: S(randn(g, 2, 4, 5), torch.randint(0, 5, (2, 4))),
+        "language.py:kd_loss": lambda g: S(randn(g, 3, 5), randn(g, 3, 5)),
+        "language.py:load_balancing_loss": lambda g: S(randn(g, 6, 4)),
+        "language.py:router_z_loss": lambda g: S(randn(g, 6, 4)),
+        "language.py:siglip_loss": lambda g: S(randn(g, 3, 4), randn(g, 3, 4), torch.tensor(2.3),
+                                               torch.tensor(-10.0)),
+        "language.py:clip_loss": lambda g: S(randn(g, 3, 4), randn(g, 3, 4), 14.0),
+    }
+
+
+SNIPPETS.update(_language_samples())
+
+
+# snippets/detection.py (docs/detection-metrics.md)
+def _detection_samples() -> dict:
+    import torch
+
+    from opinfo import S, rand
+
+    def boxes(g, n):
+        xy = rand(g, n, 2, high=8.0)
+        return torch.cat([xy, xy + 1 + 3 * rand(g, n, 2)], dim=1)
+
+    return {
+        "detection.py:box_iou": lambda g: S(boxes(g, 3), boxes(g, 2)),
+        "detection.py:detection_ap": lambda g: S(boxes(g, 4), rand(g, 4), boxes(g, 3), 0.5),
+    }
+
+
+SNIPPETS.update(_detection_samples())

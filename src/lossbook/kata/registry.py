@@ -28,6 +28,7 @@ LESSONS = {
     "diffusion-sampling.md": "Sampling and loss weighting",
     "simulation-metrics.md": "Simulation metrics",
     "debugging.md": "Debugging",
+    "llm-losses.md": "Losses for language models",
     "rl-for-llms.md": "RL for LLMs",
     "glossary/": "Loss glossary",
 }

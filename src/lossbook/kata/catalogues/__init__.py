@@ -16,6 +16,7 @@ CATALOGUES = (
     "glossary_contrastive",  # glossary/contrastive.md
     "glossary_rl",  # glossary/rl.md
     "debugging",  # debugging.md
+    "llm_losses",  # llm-losses.md
     "rl_for_llms",  # rl-for-llms.md
 )
 
