@@ -185,21 +185,3 @@ def _language_samples() -> dict:
 
 SNIPPETS.update(_language_samples())
 
-
-# snippets/detection.py (docs/detection-metrics.md)
-def _detection_samples() -> dict:
-    import torch
-
-    from opinfo import S, rand
-
-    def boxes(g, n):
-        xy = rand(g, n, 2, high=8.0)
-        return torch.cat([xy, xy + 1 + 3 * rand(g, n, 2)], dim=1)
-
-    return {
-        "detection.py:box_iou": lambda g: S(boxes(g, 3), boxes(g, 2)),
-        "detection.py:detection_ap": lambda g: S(boxes(g, 4), rand(g, 4), boxes(g, 3), 0.5),
-    }
-
-
-SNIPPETS.update(_detection_samples())
