@@ -57,6 +57,8 @@ def test_citations_are_numbered_by_first_use_and_listed_with_their_locators(tmp_
     assert [s.key for s, _ in cited] == ["lin2017focal", "trl-grpo"]
     assert cited[0][1] == ["§3.3", "Table 1a"]
     assert out.count('href="#source-1"') == 2 and out.count('href="#source-2"') == 1
+    wrapped, _ = citations.cite("A claim [@lin2017focal, §3.3 and\nTable 1a], then more.\nNext line.", sources, "p.md")
+    assert wrapped.split("\n")[0].endswith("Table 1a</a>]</sup>, then more.") and wrapped.count("\n") == 1
     assert ">1, §3.3</a>" in out and ">2, `_compute_loss`</a>" in out
     assert citations._literal("LossFn.__call__, `a_b`") == "LossFn.&#95;&#95;call&#95;&#95;, `a_b`"
     assert "x = [@not_a_citation]" in out and "`[@lin2017focal]`" in out
@@ -78,7 +80,8 @@ def test_a_notebook_links_citations_to_the_page_sources(tmp_path):
     ("See [@lin2017focal].", r"page\.md:2: citation of 'lin2017focal' has no locator"),
     ("See [@lin2017focal,  ].", r"page\.md:2: citation of 'lin2017focal' has no locator"),
     ("See [@lin2017focal §1].", r"page\.md:2: cannot read citation"),
-    ("See [@lin2017focal,\n§1].", r"page\.md:2: .*keep \[@key, locator\] on one line"),
+    ("See [@lin2017focal, §1.\n\nNext paragraph.", r"page\.md:2: .*does not close within its paragraph"),
+    ("x\n```python\n```\nSee [@nobody2020,\n§1].", r"page\.md:5: unknown citation key 'nobody2020'"),
 ])
 def test_a_bad_citation_fails_the_build_naming_page_and_line(tmp_path, text, message):
     sources = _bib(tmp_path, PAPER)
@@ -153,3 +156,4 @@ def test_docstrings_hold_no_escaped_latex():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and mathml.CONTROL.search(node.value):
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not bad, bad
+

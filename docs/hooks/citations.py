@@ -32,7 +32,7 @@ OPTIONAL = ("venue", "version", "note")
 PART = re.compile(r"^\s*@(?P<key>[A-Za-z0-9][\w:.-]*)\s*(?:,\s*(?P<locator>.*?))?\s*$")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<ticks>`{3,}|~{3,})")
 INLINE_CODE = r"(?P<code>(`+)(?:(?!\2).)+?\2)"
-CODE_OR_CITATION = re.compile(INLINE_CODE + r"|\[(?P<cite>@[^\[\]\n]*)\]")
+CODE_OR_CITATION = re.compile(INLINE_CODE + r"|\[(?P<cite>@(?:(?!\n[ \t]*\n)[^\[\]])*)\]")
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def cite(markdown: str, sources: dict[str, Source], where: str, link=_link,
     def replace(match: re.Match[str], lineno: int) -> str:
         links = []
         for raw in match["cite"].split(";"):
-            part = PART.match(raw)
+            part = PART.match(" ".join(raw.split()))
             if not part:
                 raise PluginError(f"{where}:{lineno}: cannot read citation {match[0]!r}: write [@key, locator]")
             key, locator = part["key"], (part["locator"] or "").strip()
@@ -152,14 +152,31 @@ def cite(markdown: str, sources: dict[str, Source], where: str, link=_link,
             links.append(link(number, sources[key], locator))
         return group(links)
 
-    for i, line in _prose_lines(lines):
-        if "[@" not in line:
+    # Runs of prose lines (a citation may wrap onto the next line of its paragraph); left to right,
+    # an inline code span is kept as it is and a citation is replaced.
+    prose = list(_prose_lines(lines))
+    runs: list[list[int]] = []
+    for i, _ in prose:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    for run in runs:
+        text = "\n".join(lines[i] for i in run)
+        if "[@" not in text:
             continue
-        # Left to right, an inline code span is kept as it is and a citation is replaced.
-        lines[i] = CODE_OR_CITATION.sub(lambda m: m[0] if m["code"] else replace(m, i + 1), line)
-        if "[@" in re.sub(INLINE_CODE, "", lines[i]):
-            raise PluginError(f"{where}:{i + 1}: a citation that does not close on its line would reach the "
-                              f"reader raw: keep [@key, locator] on one line")
+
+        def at(offset: int, first: int = run[0], text: str = text) -> int:
+            return first + text.count("\n", 0, offset) + 1
+
+        text = CODE_OR_CITATION.sub(lambda m: m[0] if m["code"] else replace(m, at(m.start())), text)
+        left = re.search(r"\[@", re.sub(INLINE_CODE, lambda m: " " * len(m[0]), text))
+        if left:
+            raise PluginError(f"{where}:{at(left.start(), text=text)}: a citation that does not close within its "
+                              f"paragraph would reach the reader raw: close it with ']'")
+        new = text.split("\n")
+        lines[run[0]:run[-1] + 1] = new + [None] * (len(run) - len(new))
+    lines = [line for line in lines if line is not None]
     cited = [(sources[key], locators[key]) for key in order]
     return "\n".join(lines), cited
 
