@@ -3,7 +3,7 @@
 import torch
 
 import lossbook
-from opinfo import OK, E, OpInfo, S, classes, rand, randn
+from opinfo import OK, E, OpInfo, S, classes, rand, randn, set_first
 
 T = 6
 AB = lossbook.alphas_cumprod(lossbook.cosine_beta_schedule(T))  # float64, on the CPU
@@ -227,5 +227,127 @@ ENTRIES = [
                 E("parameterization", "'score'", {"parameterization": "score"})],
         empty="n_data",
         meta="takes no tensor: trains the lesson's denoiser on the CPU",
+    ),
+]
+
+
+# DDIM and loss weighting (lossbook.diffusion.ddim, lossbook.diffusion.weighting)
+
+
+def _schedule(g, b, dt):
+    """A valid alphas_cumprod of length b (+2): sorted descending in (0.05, 0.95)."""
+    n = b + 2 if b else 0
+    return rand(g, n, dt=torch.float64, low=0.05, high=0.95).sort(descending=True).values.to(dt)
+
+
+ENTRIES += [
+    OpInfo(
+        lossbook.respaced_timesteps,
+        sample=lambda g, b, dt: S(10, b + 1, spacing="leading", offset=1),
+        errors=[
+            E("T", "got 0", {"T": 0}),
+            E("steps", r"\[1, 10\].*got 11", {"steps": 11}),
+            E("steps", "float", {"steps": 2.0}, TypeError),
+            E("spacing", "'uniform'", {"spacing": "uniform"}),
+            E("offset", "-1", {"offset": -1}),
+            E("offset", "'trailing'", {"spacing": "trailing"}),  # an offset only with "leading"
+            E("offset", r"below T = 10, got 15", {"offset": 9}),  # pushes timesteps past T - 1
+        ],
+        empty=None,
+        meta="takes no tensor: returns the int64 timesteps on the CPU, like the schedules",
+    ),
+    OpInfo(
+        lossbook.ddim_step,
+        sample=lambda g, b, dt: S(randn(g, b, 2, dt=dt), randn(g, b, 2, dt=dt), 3, 1, AB,
+                                  eta=0.5, noise=randn(g, b, 2, dt=dt), parameterization="v"),
+        grad=("pred", "x_t", "noise"),
+        errors=[
+            E("t", rf"\[0, {T - 1}\].*got {T}", {"t": T}),
+            E("t", "float", {"t": 1.5}, TypeError),
+            E("t_prev", r"\[-1, 3\).*got 3", {"t_prev": 3}),  # not earlier than t
+            E("t_prev", "got -2", {"t_prev": -2}),
+            E("eta", r"-1\.0", {"eta": -1.0}),
+            E("parameterization", "'score'", {"parameterization": "score"}),
+            NOT_A_CUMPROD, NOT_DECREASING,
+        ],
+        empty="x_t",
+        **_SCHEDULE,
+    ),
+    OpInfo(  # eta > 0 without noise: drawn inside from a CPU generator and moved
+        lossbook.ddim_step,
+        name="ddim_step",
+        sample=lambda g, b, dt: S(randn(g, b, 2, dt=dt), randn(g, b, 2, dt=dt), 4, -1, AB,
+                                  eta=1.0, generator=torch.Generator().manual_seed(b)),
+        grad=("pred", "x_t"),
+        random=True,
+        empty="x_t",
+        **_SCHEDULE,
+    ),
+    OpInfo(
+        lossbook.ddim_sample,
+        sample=lambda g, b, dt: S(_model, (b, 2), AB, steps=3, spacing="trailing", eta=0.5,
+                                  parameterization="eps",
+                                  generator=torch.Generator().manual_seed(b), dtype=dt,
+                                  device=torch.device("cpu")),
+        errors=[
+            E("shape", r"\(0, 2\)", {"shape": (0, 2)}),
+            E("steps", "got 0", {"steps": 0}),
+            E("steps", rf"\[1, {T}\].*got {T + 1}", {"steps": T + 1}),
+            E("spacing", "'uniform'", {"spacing": "uniform"}),
+            E("eta", r"-1\.0", {"eta": -1.0}),
+            E("parameterization", "'score'", {"parameterization": "score"}),
+            E("model", r"\[3, 1\]", {"model": lambda a: (lambda x, t: x[:, :1])}),
+            NOT_A_CUMPROD,
+        ],
+        empty="shape",
+        **_SCHEDULE,
+    ),
+    OpInfo(
+        lossbook.snr,
+        sample=lambda g, b, dt: S(_schedule(g, b, dt)),
+        grad=("alphas_cumprod",),
+        nan=("alphas_cumprod",),
+        errors=[
+            E("alphas_cumprod", r"\[0\] = 1\.0", {"alphas_cumprod": lambda a: set_first(1.0)(a["alphas_cumprod"])}),
+            E("alphas_cumprod", "non-increasing",
+              {"alphas_cumprod": lambda a: a["alphas_cumprod"].flip(0)}),
+        ],
+        # gradcheck needs float64 inputs; bf16 rounds 0.95 to 0.953 and 1 - a loses digits,
+        # but the value stays finite: the low-precision check runs in every dtype
+    ),
+    OpInfo(
+        lossbook.min_snr_weight,
+        sample=lambda g, b, dt: S(rand(g, b, dt=dt, low=0.1, high=20.0), gamma=5.0,
+                                  parameterization="v"),
+        grad=("snr",),
+        nan=("snr",),
+        errors=[
+            E("snr", r"got 0\.0", {"snr": lambda a: set_first(0.0)(a["snr"])}),
+            E("gamma", r"got 0\.0|0\.0", {"gamma": 0.0}),
+            E("parameterization", "'score'", {"parameterization": "score"}),
+        ],
+        any_shape=("snr",),  # element-wise: a weight per SNR, whatever the shape
+        empty=OK,  # element-wise: no SNR, no weight
+    ),
+    *(
+        OpInfo(
+            fn,
+            sample=lambda g, b, dt: S((0.5 * randn(g, b, dt=torch.float64)).exp().to(dt),
+                                      sigma_data=0.5),
+            grad=("sigma",),
+            nan=("sigma",),
+            errors=[
+                E("sigma", r"got 0\.0", {"sigma": lambda a: set_first(0.0)(a["sigma"])}),
+                E("sigma", r"got -1\.0", {"sigma": lambda a: set_first(-1.0)(a["sigma"])}),
+                E("sigma_data", r"0\.0", {"sigma_data": 0.0}),
+            ],
+            # EDM's noise range (sigma_max = 80). The weight 1/c_out^2 at sigma_min = 0.002 is
+            # 2.5e5, past float16's largest value (65504), and the backward of its quotient
+            # overflows float16 below sigma ~ 0.1: the loss weight's extremes stop at 0.1
+            extreme=lambda g, b, dt, lo=lo: S(torch.tensor([lo, 0.5, 80.0], dtype=dt)),
+            any_shape=("sigma",),  # element-wise: coefficients per noise level
+            empty=OK,  # element-wise: no noise level, no coefficient
+        )
+        for fn, lo in ((lossbook.edm_precondition, 0.002), (lossbook.edm_loss_weight, 0.1))
     ),
 ]
