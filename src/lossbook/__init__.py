@@ -39,6 +39,7 @@ from .probabilistic import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .regularization import *  # noqa: F403
 from .rl import *  # noqa: F403
+from .sim_agents import *  # noqa: F403
 from .simulation import *  # noqa: F403
 from .trajectory import *  # noqa: F403
 from . import (
@@ -56,6 +57,7 @@ from . import (
     regression,
     regularization,
     rl,
+    sim_agents,
     simulation,
     trajectory,
 )
@@ -77,7 +79,7 @@ __all__ = sorted(
             for module in (
                 alignment, classification, contrastive, debugging, diffusion, generative,
                 language, metrics, patterns, policy_gradient, probabilistic, regression, regularization, rl,
-                simulation, trajectory,
+                sim_agents, simulation, trajectory,
             )
             for name in module.__all__
         ),

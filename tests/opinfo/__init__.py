@@ -232,7 +232,7 @@ def sample_to(s: S, device: str | torch.device, entry: OpInfo | None = None) -> 
 DOMAINS = ("alignment", "classification", "contrastive", "debugging", "diffusion", "generative",
            "language", "metrics", "patterns", "policy_gradient", "probabilistic", "regression",
            "regularization", "rl",
-           "simulation", "trajectory")
+           "sim_agents", "simulation", "trajectory")
 
 
 def _entries() -> list[OpInfo]:
