@@ -169,6 +169,7 @@ SNIPPET_SOLUTIONS = {
     "inverse_bicycle": "simulation.py",
     "overfit_one_batch": "debugging.py",
     "grad_norm": "debugging.py",
+    "detection_ap": "detection.py",
 }
 
 # The lessons' own snippets, checked by the katas too: the site and the katas agree.
@@ -180,6 +181,20 @@ LESSON_SNIPPETS = {
 }
 
 SOLUTIONS = {
+    "scene_bootstrap_ci": """
+        import numpy as np
+        import torch
+
+        def scene_bootstrap_ci(pred, target, scene, n_resamples=1000, seed=0):
+            s = int(scene.max()) + 1
+            hits = np.bincount(scene.numpy(), (pred * target).numpy(), minlength=s)
+            positives = np.bincount(scene.numpy(), target.numpy(), minlength=s)
+            g = torch.Generator().manual_seed(seed)
+            idx = torch.randint(0, s, (n_resamples, s), generator=g).numpy()
+            found, total = hits[idx].sum(1), positives[idx].sum(1)
+            recall = found[total > 0] / total[total > 0]
+            return tuple(np.percentile(recall, [2.5, 97.5]))
+    """,
     "confusion_matrix": """
         import torch
 

@@ -271,3 +271,46 @@ ENTRIES += [
         meta=_GREEDY,
     ),
 ]
+
+
+# ------------------------------------------------------------------------------ uncertainty
+
+
+def _recall_sample(g, b, dt):
+    n = 4 * b + 4 if b else 0
+    return S(classes(g, n, n=2), torch.ones(n, dtype=torch.long), groups=torch.arange(n) // 2,
+             n_resamples=50)
+
+
+ENTRIES += [
+    OpInfo(
+        lossbook.bootstrap_recall_ci,
+        sample=_recall_sample,
+        errors=[
+            E("target", "value 2", {"target": lambda a: set_first(2)(a["target"])}),
+            E("target", "got none", {"target": lambda a: torch.zeros_like(a["target"])}),
+            E("groups", "all in one", {"groups": lambda a: torch.zeros_like(a["groups"])}),
+            E("groups", r"torch\.float32", {"groups": lambda a: a["groups"].float()}, TypeError),
+            E("confidence", "got 1.0", {"confidence": 1.0}),
+            E("n_resamples", "got 0", {"n_resamples": 0}),
+            E("seed", "float", {"seed": 1.5}, TypeError),
+        ],
+        int_ok=("pred", "target", "groups"),
+        empty="target",
+        meta="draws its resamples from a generator on the data's device (there is no meta generator)",
+    ),
+    OpInfo(
+        lossbook.calibration_error,
+        sample=lambda g, b, dt: S(*_probs(g, b, dt).args, n_bins=4, binning="mass", classwise=True),
+        errors=[*PROB_ERRORS, E("binning", "'quantile'", {"binning": "quantile"}),
+                E("classwise", "str", {"classwise": "yes"}, TypeError)],
+        empty="probs",
+    ),
+    OpInfo(
+        lossbook.brier_score,
+        sample=lambda g, b, dt: S(*_probs(g, b, dt).args),
+        grad=("probs",),
+        errors=PROB_ERRORS[:3],
+        empty="probs",
+    ),
+]

@@ -185,3 +185,40 @@ def _language_samples() -> dict:
 
 SNIPPETS.update(_language_samples())
 
+
+# snippets/detection.py (docs/detection-metrics.md)
+def _detection_samples() -> dict:
+    import torch
+
+    from opinfo import S, rand
+
+    def boxes(g, n):
+        xy = rand(g, n, 2, high=8.0)
+        return torch.cat([xy, xy + 1 + 3 * rand(g, n, 2)], dim=1)
+
+    return {
+        "detection.py:box_iou": lambda g: S(boxes(g, 3), boxes(g, 2)),
+        "detection.py:detection_ap": lambda g: S(boxes(g, 4), rand(g, 4), boxes(g, 3), 0.5),
+    }
+
+
+SNIPPETS.update(_detection_samples())
+
+
+# snippets/calibration.py (docs/calibration.md)
+def _calibration_samples() -> dict:
+    import torch
+
+    from opinfo import S, rand
+
+    scene = torch.arange(4).repeat_interleave(3)
+    return {
+        "calibration.py:scene_bootstrap_ci": lambda g: S(
+            torch.randint(0, 2, (12,), generator=g), torch.ones(12, dtype=torch.long), scene, 4,
+            n_resamples=20),
+        "calibration.py:brier_score": lambda g: S(torch.softmax(rand(g, 5, 3), 1),
+                                                  torch.randint(0, 3, (5,), generator=g)),
+    }
+
+
+SNIPPETS.update(_calibration_samples())

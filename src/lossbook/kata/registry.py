@@ -23,6 +23,8 @@ KATAS: dict[str, Kata] = {}
 #: Lesson pages in the study plan's order, with the name `lossbook kata list` groups them under.
 LESSONS = {
     "metrics.md": "Metrics",
+    "detection-metrics.md": "Detection metrics",
+    "calibration.md": "Calibration",
     "custom-losses.md": "Custom losses",
     "diffusion-basics.md": "Diffusion basics",
     "diffusion-sampling.md": "Sampling and loss weighting",

@@ -11,7 +11,9 @@ The package, by concern (every public name is importable from ``lossbook.metrics
 - ``calibration``: reliability bins, expected calibration error, temperature scaling;
 - ``trajectory``: minADE, minFDE, miss rates (Argoverse 2 and Waymo), Brier-minFDE;
 - ``ranking``: precision@k and NDCG;
-- ``detection``: box IoU, greedy matching by score, interpolated AP, COCO-style detection mAP.
+- ``detection``: box IoU, greedy matching by score, interpolated AP, COCO-style detection mAP;
+- ``uncertainty``: bootstrap intervals by group, equal-width / equal-mass and classwise
+  calibration error, the Brier score.
 """
 
 # In the order of the concerns (the API reference lists the members in this order).
@@ -40,12 +42,16 @@ from .detection import (
     interpolated_average_precision,
     detection_average_precision,
 )
+from .uncertainty import bootstrap_recall_ci, calibration_error, brier_score
 # isort: on
 
 __all__ = [
     "average_precision",
+    "bootstrap_recall_ci",
     "box_iou",
     "brier_min_fde",
+    "brier_score",
+    "calibration_error",
     "confusion_matrix",
     "detection_average_precision",
     "expected_calibration_error",

@@ -272,11 +272,11 @@ def detection_average_precision(
 
     For each class $k$ with at least one ground-truth box and each threshold $\tau$: in every
     image, keep the `max_detections` highest-scoring detections of class $k$ and match them
-    greedily ([match_detections][lossbook.metrics.detection.match_detections]); pool the
+    greedily ([match_detections][lossbook.metrics.match_detections]); pool the
     detections of all images, rank them by score, and turn the true/false-positive flags into
     precision $P_n = TP_n / n$ and recall $R_n = TP_n / G_k$ ($G_k$ ground-truth boxes, so
     objects never detected cap the recall). The AP of the ranked list is read by `method`
-    ([interpolated_average_precision][lossbook.metrics.detection.interpolated_average_precision]),
+    ([interpolated_average_precision][lossbook.metrics.interpolated_average_precision]),
     and
 
     $$\mathrm{mAP} = \frac{1}{|K|\,|\mathcal T|} \sum_{k \in K} \sum_{\tau \in \mathcal T}

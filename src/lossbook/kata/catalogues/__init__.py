@@ -9,6 +9,8 @@ from importlib import import_module
 CATALOGUES = (
     "custom_losses",  # custom-losses.md
     "metrics",  # metrics.md
+    "detection_metrics",  # detection-metrics.md
+    "calibration",  # calibration.md
     "simulation_metrics",  # simulation-metrics.md
     "diffusion_basics",  # diffusion-basics.md
     "diffusion_sampling",  # diffusion-sampling.md
