@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from opinfo import OK, E, OpInfo, S, _entries, sample_to, tensors_in, to_device
+from opinfo import DEBUG_NAN, OK, E, OpInfo, S, _entries, sample_to, tensors_in, to_device
 from opinfo.snippets import NOT_FUNCTIONS, SNIPPETS, site_snippet_functions
 
 import lossbook
@@ -134,7 +134,8 @@ def test_every_snippet_function_on_the_site_has_an_entry():
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.run], ids=lambda e: e.name)
 def test_valid_samples_run_and_are_finite(entry):
-    for b in (1, 4):
+    # batch 1 here; 2 (gradcheck), 3 (errors, meta) and 4 (low precision, reductions) elsewhere
+    for b in (1,):
         out = _call(entry, entry.sample(_gen(b), b, torch.float32))
         bad = [t.shape for t in _float_outputs(out) if not bool(torch.isfinite(t).all())]
         assert not bad or not entry.finite, f"{entry.name}: non-finite output for batch {b}"
@@ -145,6 +146,25 @@ def test_error_inputs_raise_as_declared(entry):
     s = entry.sample(_gen(3), 3, torch.float32)
     problems = [p for error in _generated_errors(entry, s) + entry.errors
                 if (p := _check_error(entry, s, error))]
+    assert not problems, f"{entry.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.name in DEBUG_NAN],
+                         ids=lambda e: e.name)
+def test_debug_mode_refuses_nan(entry):
+    """The opt-in checks (``lossbook.debug_mode()``) find NaN in the inputs of ``DEBUG_NAN``."""
+    s = entry.sample(_gen(19), 3, torch.float32)
+    bound = entry.bind(s).arguments
+    problems = []
+    with lossbook.debug_mode():
+        for name in DEBUG_NAN[entry.name]:
+            if name not in bound or bound[name].numel() == 0:
+                continue  # an input of the function's other entry
+            value = bound[name].detach().clone()
+            value.view(-1)[0] = float("nan")
+            problem = _check_error(entry, s, E(name, r"(?i)nan", {name: value}))
+            if problem:
+                problems.append(problem)
     assert not problems, f"{entry.name}:\n" + "\n".join(problems)
 
 
@@ -174,7 +194,7 @@ def test_gradcheck_float64(entry):
             ba.arguments[name] = x
         return tuple(_float_outputs(entry.fn(*ba.args, **ba.kwargs)))
 
-    assert torch.autograd.gradcheck(fn, inputs, atol=entry.gradcheck_atol)
+    assert torch.autograd.gradcheck(fn, inputs, atol=entry.gradcheck_atol, fast_mode=True)
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.grad], ids=lambda e: e.name)

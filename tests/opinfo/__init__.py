@@ -20,8 +20,8 @@ public function of ``lossbook.<domain>``::
 
 - ``sample(g, b, dt)`` returns valid inputs ``S(*args, **kwargs)`` built with the CPU generator
   ``g`` (seeded by the test), batch size ``b`` and float dtype ``dt``. The tests call it with
-  ``b = 1`` and ``b = 4`` (several shapes, batch 1 included), ``b = 3`` for the error inputs and
-  ``b = 0`` for the empty batch. Keep the inputs small: every test runs on them.
+  ``b = 1`` (valid run), 2 (gradcheck), 3 (error inputs, meta run), 4 (low precision,
+  reductions) and 0 (the empty batch). Keep the inputs small: every test runs on them.
 - ``grad``: the differentiable arguments (float tensors). They get a float64 ``gradcheck`` and
   finite values and gradients in float32 / bfloat16 / float16 (``dtypes``), on ``extreme``
   inputs when given (e.g. logits of +-1e4).
@@ -224,6 +224,65 @@ def sample_to(s: S, device: str | torch.device, entry: OpInfo | None = None) -> 
         if name not in entry.stay_on_cpu:
             ba.arguments[name] = to_device(value, device)
     return S(*ba.args, **ba.kwargs)
+
+
+# The float inputs each function scans for NaN / Inf in debug mode (``lossbook.debug_mode()``:
+# the opt-in ``check_finite(..., always=False)`` on large tensors); test_opinfo puts a NaN in
+# each and expects the error. Inputs checked always are in the entries' ``nan`` instead.
+DEBUG_NAN: dict[str, tuple[str, ...]] = {
+    "BradleyTerryLoss": ('rewards',),
+    "balanced_softmax_cross_entropy": ('logits',),
+    "box_corners": ('boxes',),
+    "bradley_terry_loss": ('chosen_rewards', 'rejected_rewards'),
+    "brier_min_fde": ('pred', 'probs'),
+    "brier_score": ('probs',),
+    "clip_loss": ('image', 'logit_scale', 'text'),
+    "cql_regularizer": ('q_values',),
+    "diffusion_loss": ('x0',),
+    "distillation_loss": ('student_logits',),
+    "dpo_loss": ('policy_chosen_logps', 'policy_rejected_logps'),
+    "elbo_loss": ('logvar', 'mu'),
+    "focal_loss": ('logits',),
+    "gan_discriminator_loss": ('fake_logits', 'real_logits'),
+    "gan_generator_loss": ('fake_logits',),
+    "gaussian_kl": ('logvar', 'mu'),
+    "grpo_loss": ('logprobs',),
+    "gspo_loss": ('logprobs',),
+    "huber_loss": ('pred',),
+    "info_nce": ('key', 'query', 'temperature'),
+    "inverse_bicycle": ('speed',),
+    "iql_expectile_loss": ('values',),
+    "kl_penalty": ('logp',),
+    "kto_loss": ('policy_logps',),
+    "l1_penalty": ('params',),
+    "l2_penalty": ('params',),
+    "label_smoothing_cross_entropy": ('logits',),
+    "load_balancing_loss": ('router_logits',),
+    "logit_adjusted_cross_entropy": ('logits',),
+    "min_fde": ('pred',),
+    "mixture_nll": ('log_scale', 'pred'),
+    "multiclass_hinge_loss": ('logits',),
+    "next_token_cross_entropy": ('logits',),
+    "ohem_cross_entropy": ('logits',),
+    "perplexity": ('logits',),
+    "posthoc_logit_adjustment": ('logits',),
+    "ppo_clip_loss": ('logprobs',),
+    "ppo_value_loss": ('values',),
+    "q_sample": ('x0',),
+    "quantile_huber_loss": ('quantiles',),
+    "quantile_loss": ('pred',),
+    "reinforce_loss": ('logprobs',),
+    "router_z_loss": ('router_logits',),
+    "sac_actor_loss": ('log_probs', 'q_values'),
+    "siglip_loss": ('image', 'logit_bias', 'logit_scale', 'text'),
+    "sigmoid_focal_loss": ('logits',),
+    "simpo_loss": ('policy_chosen_logps', 'policy_rejected_logps'),
+    "td_loss": ('values',),
+    "weighted_cross_entropy": ('logits',),
+    "wgan_critic_loss": ('fake_scores', 'real_scores'),
+    "wgan_generator_loss": ('fake_scores',),
+    "wta_trajectory_loss": ('pred',),
+}
 
 
 # ------------------------------------------------------------------------------ the table
