@@ -59,6 +59,8 @@ def test_citations_are_numbered_by_first_use_and_listed_with_their_locators(tmp_
     assert out.count('href="#source-1"') == 2 and out.count('href="#source-2"') == 1
     wrapped, _ = citations.cite("A claim [@lin2017focal, §3.3 and\nTable 1a], then more.\nNext line.", sources, "p.md")
     assert wrapped.split("\n")[0].endswith("Table 1a</a>]</sup>, then more.") and wrapped.count("\n") == 1
+    again, cited_again = citations.cite("[@lin2017focal, §2; Table 1a]", sources, "p.md")
+    assert cited_again[0][1] == ["§2", "Table 1a"] and again.count('href="#source-1"') == 2
     assert ">1, §3.3</a>" in out and ">2, `_compute_loss`</a>" in out
     assert citations._literal("LossFn.__call__, `a_b`") == "LossFn.&#95;&#95;call&#95;&#95;, `a_b`"
     assert "x = [@not_a_citation]" in out and "`[@lin2017focal]`" in out

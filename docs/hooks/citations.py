@@ -137,12 +137,16 @@ def cite(markdown: str, sources: dict[str, Source], where: str, link=_link,
     lines = markdown.split("\n")
 
     def replace(match: re.Match[str], lineno: int) -> str:
-        links = []
+        links, key = [], None
         for raw in match["cite"].split(";"):
-            part = PART.match(" ".join(raw.split()))
-            if not part:
+            raw = " ".join(raw.split())
+            part = PART.match(raw)
+            if part:
+                key, locator = part["key"], (part["locator"] or "").strip()
+            elif key and raw and not raw.startswith("@"):  # [@key, §2; §4]: another place in the same source
+                locator = raw
+            else:
                 raise PluginError(f"{where}:{lineno}: cannot read citation {match[0]!r}: write [@key, locator]")
-            key, locator = part["key"], (part["locator"] or "").strip()
             if key not in sources:
                 raise PluginError(f"{where}:{lineno}: unknown citation key {key!r} (define it in docs/{SOURCES_DIR}/*.yml)")
             if not locator:
