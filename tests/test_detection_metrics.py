@@ -199,3 +199,79 @@ def test_a_duplicate_costs_precision_not_recall():
     ap = detection_average_precision(dets, torch.tensor([0.9, 0.6, 0.7]), gt, method="all_point")
     assert ap.item() == 1.0
     assert math.isfinite(ap.item())
+
+
+# ------------------------------------------------------------------------------ Waymo (motion) mAP
+
+
+def _waymo_map(scores, matched, types, soft):
+    """waymo-open-dataset's motion_metrics.cc (commit 99a4cb3), re-expressed in plain Python:
+    ComputeMeanAveragePrecision (per object), SortSamples, ComputePrCurve, the backward area loop,
+    and ComputeMapMetric (mean over non-empty buckets)."""
+    buckets = {}
+    for conf_row, match_row, t in zip(scores.tolist(), matched.tolist(), types.tolist()):
+        t = 7 if t == 6 else t  # right U-turns binned with right turns
+        samples, count = buckets.setdefault(t, ([], [0]))
+        found = False
+        for k in sorted(range(len(conf_row)), key=lambda i: -conf_row[i]):
+            is_match = match_row[k]
+            if not soft:
+                samples.append((conf_row[k], False if found else is_match))
+            elif not (is_match and found):
+                samples.append((conf_row[k], is_match))
+            found = found or is_match
+        count[0] += 1
+    total, n = 0.0, 0
+    for samples, count in buckets.values():
+        if not samples:
+            continue
+        samples.sort(key=lambda x: (-x[0], x[1]))
+        tp, curve = 0, []
+        for i, (_, positive) in enumerate(samples):
+            tp += positive
+            curve.append((tp / (i + 1), tp / count[0]))
+        highest = curve[-1]
+        area = 0.0
+        for p, r in reversed(curve):
+            if p > highest[0]:
+                area += highest[0] * (highest[1] - r)
+                highest = (p, r)
+        total += area + highest[1] * highest[0]
+        n += 1
+    return total / n
+
+
+def test_soft_map_skips_a_second_matching_mode():
+    scores = torch.tensor([[0.6, 0.5, 0.1], [0.4, 0.3, 0.2]])
+    matched = torch.tensor([[True, True, False], [True, False, False]])
+    types = torch.tensor([1, 1])
+    hard = lossbook.motion_average_precision(scores, matched, types)
+    soft = lossbook.motion_average_precision(scores, matched, types, soft=True)
+    # mAP ranks: hit 0.6, duplicate 0.5 (false positive), hit 0.4: 1/2 * 1 + 1/2 * 2/3
+    assert hard.item() == pytest.approx(0.5 + 0.5 * 2 / 3, abs=1e-12)
+    assert soft.item() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_buckets_are_averaged_and_right_u_turns_join_right_turns():
+    scores = torch.tensor([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3]])
+    matched = torch.tensor([[True, False], [False, False], [False, True]])
+    # stationary alone: AP 1; right U-turn (6) and right turn (7) share a bucket of two objects
+    types = torch.tensor([0, 6, 7])
+    ap = lossbook.motion_average_precision(scores, matched, types).item()
+    assert ap == pytest.approx(_waymo_map(scores, matched, types, soft=False), abs=1e-12)
+    separate = lossbook.motion_average_precision(scores, matched, torch.tensor([0, 5, 7])).item()
+    assert ap != pytest.approx(separate, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("soft", [False, True])
+def test_motion_map_equals_waymo_loop(seed, soft):
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.softmax(torch.randn(40, 6, generator=g, dtype=torch.float64), dim=1)
+    scores = torch.round(scores * 20) / 20  # ties, false positives first
+    matched = torch.rand(40, 6, generator=g) < 0.25
+    types = torch.randint(0, 8, (40,), generator=g)
+    ours = lossbook.motion_average_precision(scores, matched, types, soft=soft).item()
+    assert ours == pytest.approx(_waymo_map(scores, matched, types, soft), abs=1e-12)
+    if soft:  # skipping duplicates can only raise AP
+        assert ours >= lossbook.motion_average_precision(scores, matched, types).item() - 1e-12

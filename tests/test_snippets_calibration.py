@@ -25,7 +25,7 @@ def test_scene_bootstrap_equals_library(seed):
                                           confidence=0.9, generator=torch.Generator().manual_seed(seed))
     lib = lossbook.bootstrap_recall_ci(pred, target, groups=scene, n_resamples=300, confidence=0.9,
                                        seed=seed)
-    torch.testing.assert_close(torch.stack(ours), torch.stack(lib), rtol=0, atol=1e-12)
+    assert torch.allclose(torch.stack(ours), torch.stack(lib), rtol=0, atol=1e-12)
 
 
 def test_scene_bootstrap_drops_resamples_without_positives():
@@ -35,7 +35,7 @@ def test_scene_bootstrap_drops_resamples_without_positives():
     ours = SNIPPET["scene_bootstrap_ci"](pred, target, scene, 6, n_resamples=200,
                                           generator=torch.Generator().manual_seed(0))
     lib = lossbook.bootstrap_recall_ci(pred, target, groups=scene, n_resamples=200)
-    torch.testing.assert_close(torch.stack(ours), torch.stack(lib), rtol=0, atol=1e-12)
+    assert torch.allclose(torch.stack(ours), torch.stack(lib), rtol=0, atol=1e-12)
 
 
 def test_brier_values_and_gradients():
@@ -44,5 +44,6 @@ def test_brier_values_and_gradients():
     target = torch.randint(0, 4, (8,), generator=g)
     ours = SNIPPET["brier_score"](probs, target)
     lib = lossbook.brier_score(probs, target)
-    torch.testing.assert_close(ours, lib)
-    torch.testing.assert_close(torch.autograd.grad(ours, probs)[0], torch.autograd.grad(lib, probs)[0])
+    assert torch.allclose(ours, lib, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(torch.autograd.grad(ours, probs)[0], torch.autograd.grad(lib, probs)[0],
+                          rtol=1e-12, atol=1e-12)

@@ -314,3 +314,23 @@ ENTRIES += [
         empty="probs",
     ),
 ]
+
+
+# ------------------------------------------------------------------------------ motion (Waymo mAP)
+
+ENTRIES += [
+    OpInfo(
+        lossbook.motion_average_precision,
+        sample=lambda g, b, dt: S(rand(g, b, 4, dt=dt), bools(g, b, 4, p=0.4),
+                                  classes(g, b, n=8), soft=True),
+        nan=("scores",),
+        errors=[
+            E("trajectory_type", "got 8", {"trajectory_type": lambda a: set_first(8)(a["trajectory_type"])}),
+            E("matched", r"torch\.int64", {"matched": lambda a: a["matched"].long()}, TypeError),
+            E("soft", "str", {"soft": "yes"}, TypeError),
+        ],
+        int_ok=("trajectory_type",),
+        empty="scores",
+        meta="ranks every object's predictions and pools them per bucket (data-dependent sizes)",
+    ),
+]

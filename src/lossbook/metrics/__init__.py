@@ -13,7 +13,8 @@ The package, by concern (every public name is importable from ``lossbook.metrics
 - ``ranking``: precision@k and NDCG;
 - ``detection``: box IoU, greedy matching by score, interpolated AP, COCO-style detection mAP;
 - ``uncertainty``: bootstrap intervals by group, equal-width / equal-mass and classwise
-  calibration error, the Brier score.
+  calibration error, the Brier score;
+- ``motion``: Waymo's motion-forecasting mAP and Soft mAP.
 """
 
 # In the order of the concerns (the API reference lists the members in this order).
@@ -43,6 +44,7 @@ from .detection import (
     detection_average_precision,
 )
 from .uncertainty import bootstrap_recall_ci, calibration_error, brier_score
+from .motion import motion_average_precision
 # isort: on
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "match_detections",
     "min_ade",
     "min_fde",
+    "motion_average_precision",
     "miss_rate",
     "ndcg",
     "precision_at_k",

@@ -3,6 +3,7 @@ equal-width or equal-mass bins, classwise calibration, proper scoring rules."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .._checks import check_choice, check_number, check_range, check_reduction, check_shapes, check_tensor, reduce
@@ -144,18 +145,29 @@ def _check_probs(probs: torch.Tensor, target: torch.Tensor, *, nonempty: bool = 
     sizes = check_shapes(probs=(probs, "N C"), target=(target, "N"))
     if nonempty:
         _check_nonempty("probs", probs, "sample")
-    check_range("probs", probs, 0.0, 1.0, what="probabilities")
-    if probs.device.type != "meta":
-        tol = max(1e-4, 10 * torch.finfo(probs.dtype).eps)
+    if probs.device.type == "meta" or probs.numel() == 0:
+        return sizes["C"]
+    # one pass each for the common case (NumPy's single-threaded kernels on the CPU, cheaper than
+    # torch's threaded ones on a busy machine); the detailed check only to word an error
+    values = probs.detach()
+    if values.device.type == "cpu" and values.dtype in (torch.float16, torch.float32, torch.float64):
+        array = values.numpy()
+        low, high, worst = array.min(), array.max(), np.abs(array.sum(axis=1) - 1).max()
+    else:
+        low, high = torch.aminmax(values)
+        worst = (values.sum(dim=1) - 1).abs().max()
+    if not (float(low) >= 0.0 and float(high) <= 1.0):  # NaN fails too
+        check_range("probs", probs, 0.0, 1.0, what="probabilities")
+    tol = max(1e-4, 10 * torch.finfo(probs.dtype).eps)
+    if float(worst) > tol:
         row_sums = probs.sum(dim=1, dtype=torch.float64)
-        off = (row_sums - 1).abs() > tol
-        if bool(off.any()):
-            i = int(off.nonzero()[0, 0])
-            raise ValueError(f"probs: expected each row to sum to 1 (softmax probabilities), row {i}"
-                             f" sums to {row_sums[i].item():.6g}")
-        if target.numel() and (int(target.min()) < 0 or int(target.max()) >= sizes["C"]):
-            bad = target[(target < 0) | (target >= sizes["C"])][0].item()
-            raise ValueError(f"target: expected class indices in [0, {sizes['C'] - 1}], got {bad}")
+        i = int(((row_sums - 1).abs() > tol).nonzero()[0, 0])
+        raise ValueError(f"probs: expected each row to sum to 1 (softmax probabilities), row {i}"
+                         f" sums to {row_sums[i].item():.6g}")
+    t_low, t_high = torch.aminmax(target)
+    if int(t_low) < 0 or int(t_high) >= sizes["C"]:
+        bad = target[(target < 0) | (target >= sizes["C"])][0].item()
+        raise ValueError(f"target: expected class indices in [0, {sizes['C'] - 1}], got {bad}")
     return sizes["C"]
 
 
