@@ -133,6 +133,8 @@ def _site_samples() -> dict:
         "rl.py:sac_critic_loss": lambda g: S(randn(g, 4), randn(g, 4), randn(g, 4), -rand(g, 4),
                                              torch.tensor([0.0, 1.0, 0.0, 0.0])),
         "rl.py:td_loss": lambda g: S(randn(g, 4), randn(g, 4), randn(g, 4), torch.tensor([0.0, 0.0, 1.0, 0.0])),
+        "sim_agents.py:detokenize": lambda g: S(torch.tensor([[0, 3, 8]]), randn(g, 9, 2), randn(g, 1, 2)),
+        "sim_agents.py:tokenize": lambda g: S(randn(g, 2, 4, 2), randn(g, 9, 2)),
         "simulation.py:box_corners": lambda g: S(boxes(g, 3)),
         "simulation.py:box_overlap": lambda g: S(boxes(g, 3), boxes(g, 3)),
         "simulation.py:histogram_log_likelihood": lambda g: S(rand(g, 5, 2, 3, high=20.0), rand(g, 2, 3, high=20.0),
