@@ -177,6 +177,62 @@ def test_cispo_value_and_gradient():
     assert bool((logp.grad != 0).all())
 
 
+def test_ppo_value_loss_gradient_equals_autograd_through_nemo_arithmetic():
+    # ppo_value_loss writes its backward by hand (for speed, bench/bench_policy_gradient.py):
+    # it must equal autograd through NeMo RL's clamp and max, inside the band and past it
+    g = gen(7)
+    old = torch.randn(4, 50, generator=g, **f64)
+    v0 = old + 0.6 * torch.randn(4, 50, generator=g, **f64)
+    ret = torch.randn(4, 50, generator=g, **f64)
+    inside = (v0 - old).abs() < 0.3
+    assert 0.2 < inside.double().mean() < 0.8  # both regimes are exercised
+    m = torch.rand(4, 50, generator=g) < 0.7
+    for mask in (None, m):
+        v, ref = v0.clone().requires_grad_(), v0.clone().requires_grad_()
+        L.ppo_value_loss(v, old, ret, clip_range=0.3, mask=mask).backward()
+        per = torch.max((ref - ret) ** 2, (torch.clamp(ref, old - 0.3, old + 0.3) - ret) ** 2)
+        w = torch.ones_like(per) if mask is None else mask.to(per.dtype)
+        ((per * w).sum() / w.sum()).backward()
+        assert torch.allclose(v.grad, ref.grad, rtol=1e-12, atol=1e-15)
+        assert bool((v.grad[inside & (w > 0)] != 0).all())
+    v = v0.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(L.ppo_value_loss(v, old, ret, clip_range=0.3), v,
+                                  create_graph=True)
+    with pytest.raises(RuntimeError):  # an error, not a silently wrong second derivative
+        grad.sum().backward()
+
+
+def test_padding_may_hold_nan_or_inf_but_checked_inputs_may_not():
+    g = gen(8)
+    logp = -torch.rand(3, 6, generator=g, **f64)
+    old = logp + 0.3 * torch.randn(3, 6, generator=g, **f64)
+    adv = torch.randn(3, 6, generator=g, **f64)
+    m = torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0], [1, 0, 1, 0, 1, 0]]).bool()
+    x = logp.masked_fill(~m, -math.inf).requires_grad_()
+    for reduction in ("mean", "sum"):
+        x.grad = None
+        got = L.cispo_loss(x, old.masked_fill(~m, math.nan), adv, mask=m, reduction=reduction)
+        got.backward()
+        w = (logp - old).exp().clamp(0.8, 1.2)
+        n = m.sum() if reduction == "mean" else 1
+        assert torch.allclose(got.detach(), (-adv * w * logp)[m].sum() / n)
+        assert torch.allclose(x.grad, torch.where(m, -adv * w / n, 0.0))
+        assert bool((x.grad[~m] == 0).all())
+    with pytest.raises(ValueError, match="advantages.*NaN"):  # the padding's too
+        L.cispo_loss(logp, old, adv.masked_fill(~m, math.nan), mask=m)
+    v = old.masked_fill(~m, math.nan).requires_grad_()  # values are checked in debug mode only
+    got = L.ppo_value_loss(v, logp, adv, clip_range=0.2, mask=m)
+    plain = torch.max((old - adv) ** 2, (torch.clamp(old, logp - 0.2, logp + 0.2) - adv) ** 2)
+    assert torch.allclose(got.detach(), plain[m].mean())
+    got.backward()
+    assert bool(torch.isfinite(v.grad[m]).all())
+    for name in ("old_values", "returns"):
+        args = {"old_values": logp, "returns": adv}
+        args[name] = args[name].masked_fill(~m, math.inf)
+        with pytest.raises(ValueError, match=f"{name}.*NaN or Inf"):
+            L.ppo_value_loss(old, args["old_values"], args["returns"], clip_range=0.2, mask=m)
+
+
 # ----------------------------------------------------------------------------- truncated IS
 
 

@@ -22,6 +22,8 @@ from ._checks import (
     check_number,
     check_reduction,
     check_shapes,
+    is_debug,
+    reduce,
 )
 from .rl import _check_mask, _float, _like, _masked
 
@@ -56,6 +58,77 @@ def _rewards(rewards: object) -> torch.Tensor:
         )
     check_finite("rewards", rewards)  # type: ignore[arg-type]
     return rewards  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- fast paths
+#
+# The value checks of `lossbook._checks` on [B, T] float inputs (isfinite + all, boolean
+# `where`s for padding) cost more than the loss itself on the CPU. Each loss below first
+# computes its result with float arithmetic only (the mask as a 0/1 multiplier); when that
+# result is finite it is exact, because every NaN or Inf input reaches it (NaN * 0 and
+# Inf * 0 are NaN). When it is not finite, the function runs its checked, guarded path,
+# which raises the usual errors (or returns the same non-finite value as before, for an
+# overflow or an Inf in the differentiable input). Debug mode always takes the checked path.
+
+
+def _finite_result(x: torch.Tensor) -> bool:
+    """Whether a loss from a fast path may be returned (a meta tensor has no values to test)."""
+    if x.is_meta or x.numel() == 0:
+        return True
+    return math.isfinite(float(x.detach() if x.ndim == 0 else x.detach().sum()))
+
+
+def _reduce_weighted(loss: torch.Tensor, mask: torch.Tensor | None, reduction: str):
+    """Masked mean / sum / per-element values, the bool mask used as a 0/1 multiplier."""
+    if mask is None:
+        return reduce(loss, reduction)
+    loss = loss * _as_uint8(mask)
+    if reduction == "mean":
+        return loss.sum() / torch.count_nonzero(mask).clamp_min(1)
+    return reduce(loss, reduction)
+
+
+def _as_uint8(mask: torch.Tensor) -> torch.Tensor:
+    """The bool mask's bytes as 0/1 ``uint8`` (a view, no copy): float arithmetic with a uint8
+    operand has a vectorised CPU kernel, with a bool one it does not (about 3x slower)."""
+    return mask.view(torch.uint8)
+
+
+class _ClippedValueLoss(torch.autograd.Function):
+    r"""$\max\big((V - R)^2, (V^{\text{clip}} - R)^2\big)$ per element, with its gradient
+    $2(V - R)$ where the unclipped term is the larger one (where the clip is inactive both
+    terms are equal) and $0$ elsewhere, computed in the forward pass: autograd through `clamp`
+    and `maximum` spends a dozen extra passes (boolean masks) on the same numbers (the
+    `ppo_value_loss` case of `bench/`). Once differentiable: a second derivative raises an
+    error instead of returning a wrong one.
+    """
+
+    @staticmethod
+    def forward(ctx, values, old, target, clip_range):
+        diff = values - target
+        # clamp returns V itself inside the band, so there both terms are equal bit for bit
+        clipped = torch.clamp(values, old - clip_range, old + clip_range).sub_(target)
+        loss = diff.square()
+        clipped.square_()
+        keep = loss >= clipped
+        ctx.save_for_backward(diff.mul_(_as_uint8(keep)).mul_(2.0))
+        return loss.maximum(clipped)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (slope,) = ctx.saved_tensors
+        return slope * grad, None, None, None
+
+
+def _value_loss_fast(values, old_values, returns, clip_range, mask, reduction):
+    target = returns.detach().to(values.dtype)
+    if clip_range is None:
+        loss = (values - target).square()
+    else:
+        loss = _ClippedValueLoss.apply(values, old_values.detach().to(values.dtype), target,
+                                       clip_range)
+    return _reduce_weighted(loss, mask, reduction)
 
 
 # ----------------------------------------------------------------------------- advantages
@@ -189,10 +262,16 @@ def ppo_value_loss(
         check_nonempty("values", values)
     _like("old_values", old_values, "values", values)
     _like("returns", returns, "values", values)
-    check_finite("returns", returns)
-    check_finite("old_values", old_values)
     if mask is not None:
         mask = _check_mask(mask, "values", values)
+    if not is_debug():
+        # Fast path: NaN or Inf in returns or old_values (masked or not) makes the result
+        # non-finite (x * 0 is NaN for x = NaN or Inf), and then the checked path below runs.
+        loss = _value_loss_fast(values, old_values, returns, clip_range, mask, reduction)
+        if _finite_result(loss):
+            return loss
+    check_finite("returns", returns)
+    check_finite("old_values", old_values)
     check_finite("values", values, always=False)
     target = returns.detach().to(values.dtype)
     loss = (values - target).square()
@@ -339,17 +418,33 @@ def cispo_loss(
         check_nonempty("logprobs", logprobs)
     _like("old_logprobs", old_logprobs, "logprobs", logprobs)
     _like("advantages", advantages, "logprobs", logprobs)
-    check_finite("advantages", advantages)
     if mask is not None:
         mask = _check_mask(mask, "logprobs", logprobs)
+    low = -math.inf if clip_eps >= 1 else math.log1p(-clip_eps)
+    high = math.log1p(eps_high)
+    if reduction != "none" and not is_debug():
+        # Fast path (see _finite_result): NaN or Inf in the advantages, or in padding, makes
+        # the sum non-finite, and then the checked path below runs.
+        with torch.no_grad():
+            coef = (logprobs - old_logprobs.to(logprobs.dtype)).clamp_(low, high).exp_()
+            coef.mul_(advantages.to(logprobs.dtype)).neg_()
+            if mask is not None:
+                coef.mul_(_as_uint8(mask))
+        # sum of coef * logp: its gradient is coef, the stop-gradient weight times -A
+        loss = torch.dot(coef.reshape(-1), logprobs.reshape(-1))
+        if reduction == "mean":
+            count = logprobs.numel() if mask is None else torch.count_nonzero(mask).clamp_min(1)
+            loss = loss / count
+        if _finite_result(loss):
+            return loss
+    check_finite("advantages", advantages)
     check_finite("logprobs", logprobs, always=False)
     with torch.no_grad():
         log_ratio = logprobs - old_logprobs.to(logprobs.dtype)
         if mask is not None:
             log_ratio = torch.where(mask, log_ratio, torch.zeros((), dtype=log_ratio.dtype,
                                                                  device=log_ratio.device))
-        low = -math.inf if clip_eps >= 1 else math.log1p(-clip_eps)
-        weight = torch.exp(log_ratio.clamp(min=low, max=math.log1p(eps_high)))
+        weight = torch.exp(log_ratio.clamp(min=low, max=high))
     logp = logprobs
     if mask is not None:  # padding may hold -inf: keep it out of the value and the gradient
         logp = torch.where(mask, logprobs, torch.zeros((), dtype=logprobs.dtype,
