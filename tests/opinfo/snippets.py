@@ -94,9 +94,6 @@ def _site_samples() -> dict:
         "diffusion.py:flow_matching_loss": lambda g: S(model, randn(g, 4, 2)),
         "diffusion.py:mixture_denoiser": lambda g: S(rand(g, 2, low=0.2), randn(g, 2), rand(g, 2, low=0.5), ab),
         "diffusion.py:q_sample": lambda g: S(randn(g, 4, 2), labels(g, 4, 10), randn(g, 4, 2), ab),
-        "diffusion_sampling.py:ddim_step": lambda g: S(randn(g, 4, 2), randn(g, 4, 2), 5, 2, ab,
-                                                       eta=0.5),
-        "diffusion_sampling.py:min_snr_weight": lambda g: S(rand(g, 4, low=0.1, high=20.0)),
         "focal_loss.py:focal_loss": lambda g: S(randn(g, 4, 3), labels(g, 4, 3), 2.0, rand(g, 3, low=0.5)),
         "focal_loss.py:sigmoid_focal_loss": lambda g: S(randn(g, 4, 3), rand(g, 4, 3)),
         "gans.py:critic_loss": lambda g: S(randn(g, 4), randn(g, 4)),
@@ -133,8 +130,6 @@ def _site_samples() -> dict:
         "rl.py:sac_critic_loss": lambda g: S(randn(g, 4), randn(g, 4), randn(g, 4), -rand(g, 4),
                                              torch.tensor([0.0, 1.0, 0.0, 0.0])),
         "rl.py:td_loss": lambda g: S(randn(g, 4), randn(g, 4), randn(g, 4), torch.tensor([0.0, 0.0, 1.0, 0.0])),
-        "sim_agents.py:detokenize": lambda g: S(torch.tensor([[0, 3, 8]]), randn(g, 9, 2), randn(g, 1, 2)),
-        "sim_agents.py:tokenize": lambda g: S(randn(g, 2, 4, 2), randn(g, 9, 2)),
         "simulation.py:box_corners": lambda g: S(boxes(g, 3)),
         "simulation.py:box_overlap": lambda g: S(boxes(g, 3), boxes(g, 3)),
         "simulation.py:histogram_log_likelihood": lambda g: S(rand(g, 5, 2, 3, high=20.0), rand(g, 2, 3, high=20.0),
@@ -227,3 +222,21 @@ def _calibration_samples() -> dict:
 
 
 SNIPPETS.update(_calibration_samples())
+
+
+# snippets/long_tail.py (docs/long-tail.md)
+def _long_tail_samples() -> dict:
+    import torch
+
+    from opinfo import S, rand, randn
+
+    labels = lambda g: torch.randint(0, 3, (5,), generator=g)  # noqa: E731
+    return {
+        "long_tail.py:logit_adjusted_loss": lambda g: S(randn(g, 5, 3), labels(g), rand(g, 3, low=0.1), 1.0),
+        "long_tail.py:posthoc_adjust": lambda g: S(randn(g, 5, 3), rand(g, 3, low=0.1), 1.0),
+        "long_tail.py:balanced_softmax_loss": lambda g: S(randn(g, 5, 3), labels(g), rand(g, 3, low=1.0, high=100.0)),
+        "long_tail.py:ohem_loss": lambda g: S(randn(g, 5, 3), labels(g), 2),
+    }
+
+
+SNIPPETS.update(_long_tail_samples())
