@@ -31,8 +31,9 @@ def respaced_timesteps(
 
     for $i = 0, \dots, S-1$ with $S$ = `steps`, returned from the noisiest down. The three are
     the `timestep_spacing` options of diffusers' schedulers. "leading" (offset 0) never visits
-    the last training step $T-1$, so the sampler starts from a sample that is less noisy than
-    the pure noise it is given; "trailing" always starts at $T-1$ and ends near 0.
+    the last training step $T-1$ unless $S = T$, so the sampler gives pure noise to the network
+    at a timestep where it was trained on a less noisy input; "trailing" always starts at $T-1$
+    and ends near 0.
 
     Args:
         T: number of training timesteps, at least 1.
