@@ -35,3 +35,12 @@ def built_site(tmp_path_factory):
     log = done.stdout + done.stderr
     assert done.returncode == 0, f"mkdocs build --strict failed:\n{log}"
     return site, log
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Every test that reads the built site runs in the "site" group, so one worker builds it once
+    (a session fixture is per worker: a second worker would build the whole site again)."""
+    for item in items:
+        if "built_site" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("site"))
