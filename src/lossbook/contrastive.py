@@ -411,7 +411,8 @@ def siglip_loss(
     No softmax couples the pairs, so each term needs only its own similarity. A batch has $B$
     positives and $B^2 - B$ negatives; the learnable bias $b$ absorbs that imbalance (SigLIP
     initialises $t = e^{t'}$ with $t' = \log 10$, and $b = -10$, so at the start every pair looks
-    negative and the loss is small). The defaults are that initialisation.
+    negative: the many negatives cost almost nothing and the loss barely grows with $B$). The
+    defaults are that initialisation.
 
     Args:
         image: image embeddings; row $i$ matches text $i$.
