@@ -81,7 +81,7 @@ def tokenize_deltas(
       \qquad \hat x_{t+1} = \hat x_t + v_{k_t}$$
 
     so the reconstruction error stays within one step's quantisation error instead of adding
-    up. With `rolling=False`, each logged displacement $x_{t+1} - x_t$ is quantised on its
+    up (as long as every logged step lies inside the vocabulary's range). With `rolling=False`, each logged displacement $x_{t+1} - x_t$ is quantised on its
     own, and the errors of the steps accumulate in `detokenize`.
 
     Args:
@@ -172,8 +172,8 @@ def rollout_drift(
     $$d_t = \frac{\sum_b m_{b,t}\,\lVert \hat x_{b,t} - x_{b,t} \rVert_2}{\sum_b m_{b,t}}$$
 
     Plotted against $t$, a one-step (teacher-forced) model gives a flat curve at its one-step
-    error; a closed-loop rollout of the same model gives a curve that grows: the compounding
-    error. A step where no agent is valid gives 0.
+    error; a closed-loop rollout of the same model gives a curve that grows when its errors
+    compound. A step where no agent is valid gives 0.
 
     Args:
         rollout: simulated positions (any number of coordinates $D$).
