@@ -426,8 +426,9 @@ def logit_adjusted_cross_entropy(
     $$\ell_i = -\log \frac{e^{z_{i,y_i} + \tau\log\pi_{y_i}}}{\sum_{c} e^{z_{i,c} +
     \tau \log \pi_c}}$$
 
-    Adding $\tau\log\pi_c$ makes a rare class pay a larger margin: to win, its logit must beat a
-    frequent class's logit by $\tau\log(\pi_{\text{frequent}}/\pi_{\text{rare}})$. At test time
+    Adding $\tau\log\pi_c$ makes a rare class pay a larger margin: for its loss to become small,
+    its logit must beat a frequent class's logit by
+    $\tau\log(\pi_{\text{frequent}}/\pi_{\text{rare}})$. At test time
     the plain logits $z$ are used, and their argmax estimates the class that is most likely under
     a **balanced** label distribution. With $\tau = 1$ this is the balanced softmax loss
     ([balanced_softmax_cross_entropy][lossbook.classification.balanced_softmax_cross_entropy]).
