@@ -74,10 +74,13 @@ def _token_nll(
         valid = valid & (document_ids[:, 1:] == document_ids[:, :-1])
     if logits.dtype in (torch.float16, torch.bfloat16):
         logits = logits.float()  # the log-softmax in float32, as transformers upcasts
-    safe = torch.where(valid, targets, torch.zeros((), dtype=targets.dtype, device=targets.device))
-    nll = F.cross_entropy(logits.transpose(1, 2), safe, reduction="none")  # [B, L']
-    nll = torch.where(valid, nll, torch.zeros((), dtype=nll.dtype, device=nll.device))
-    return nll, valid
+    if document_ids is not None:  # cross-document targets are ignored like the others
+        targets = targets.masked_fill(~valid, ignore_index)
+    # Flattened to [B L', V]: the log-softmax runs over contiguous rows (on a [B, V, L'] view
+    # of the logits it strides through memory, about 2x slower); ignored positions give 0.
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                          ignore_index=ignore_index, reduction="none")
+    return nll.view(targets.shape), valid
 
 
 def next_token_cross_entropy(
