@@ -565,7 +565,7 @@ def simpo_loss(
     check_reduction(reduction)
     check_number("beta", beta, low=0.0, low_inclusive=False)
     check_number("gamma", gamma, low=0.0)
-    _sequence("policy_chosen_logps", policy_chosen_logps)
+    _sequence("policy_chosen_logps", policy_chosen_logps, reduction)
     _like("policy_rejected_logps", policy_rejected_logps, "policy_chosen_logps",
           policy_chosen_logps)
     for name, n in (("chosen_lengths", chosen_lengths), ("rejected_lengths", rejected_lengths)):

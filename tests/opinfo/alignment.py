@@ -111,4 +111,5 @@ ENTRIES = [
         extreme=lambda g, b, dt: S(torch.tensor([-1e4, -1.0], dtype=dt),
                                    torch.tensor([-1.0, -1e4], dtype=dt), torch.tensor([1, 1]),
                                    torch.tensor([1, 1]), beta=2.0),
-    ),]
+    ),
+]
