@@ -108,7 +108,8 @@ def test_shown_key_rounds_within_the_tolerance(q):
 
 def test_some_keys_against_independent_formulas():
     """A few keys recomputed here from their formulas, without the library."""
-    by_question = {q.compute: quiz.evaluate(q).answer for q in NUMERIC}
+    by_question = {q.compute: quiz.evaluate(q).answer for q in NUMERIC  # the two example pages' questions
+                   if q.page in {"docs/custom-losses.md", "docs/metrics.md"}}
     focal = [v for c, v in by_question.items() if "gamma=2.0) / lossbook.focal_loss" in c]
     assert focal and focal[0] == pytest.approx((1 - 0.9) ** 2, abs=1e-9)
     wta = [v for c, v in by_question.items() if c.startswith("lossbook.wta_trajectory_loss")]
