@@ -173,6 +173,14 @@ SNIPPET_SOLUTIONS = {
     "overfit_one_batch": "debugging.py",
     "grad_norm": "debugging.py",
     "detection_ap": "detection.py",
+    "ddim_step": "diffusion_sampling.py",
+    "min_snr_weight": "diffusion_sampling.py",
+    "next_token_loss": "language.py",
+    "kd_loss": "language.py",
+    "load_balancing_loss": "language.py",
+    "siglip_loss": "language.py",
+    "rloo_advantages": "policy_gradient.py",
+    "ppo_value_loss": "policy_gradient.py",
 }
 
 # The lessons' own snippets, checked by the katas too: the site and the katas agree.
@@ -184,6 +192,13 @@ LESSON_SNIPPETS = {
 }
 
 SOLUTIONS = {
+    "kl_k3": """
+        import torch
+
+        def kl_k3(logp, logp_ref, mask):
+            log_r = (logp_ref - logp)[mask]
+            return (torch.exp(log_r) - 1 - log_r).sum() / mask.sum()
+    """,
     "scene_bootstrap_ci": """
         import numpy as np
         import torch
