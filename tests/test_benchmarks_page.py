@@ -56,11 +56,18 @@ def test_table_has_one_row_a_case_with_its_numbers_and_verdict():
     assert len(rows) == 3
     fast, slow, naive = rows
     # the verdict next to the ratio: on a narrow screen it is not scrolled out of sight
-    assert fast == ["fast B=8", "**0.50**", "≤ 1.10", "✅", "`lossbook.fast` vs `F.fast`", "1.23 / 2.47",
-                    "10.0 / 20.0"]
+    assert fast == ["fast B=8", "**0.50**", "≤ 1.10", "✓ met",
+                    '<code class="lossbook-identifier">lossbook.<wbr>fast</code> vs'
+                    ' <code class="lossbook-identifier">F.<wbr>fast</code>', "1.23 / 2.47", "10.0 / 20.0"]
     assert slow[0] == "slow / B=8"  # a pipe in a name must not split the row
-    assert slow[1:4] == ["**1.50**", "≤ 1.20", "❌ miss"] and slow[6] == "—"
+    assert slow[1:4] == ["**1.50**", "≤ 1.20", "✗ missed"] and slow[6] == "—"
     assert naive[1:4] == ["**3.00**", "—", "for comparison"]
+
+
+def test_identifiers_break_only_between_words():
+    shown = hook._identifier("lossbook.info_nce(symmetric=True) | x")
+    assert shown == ('<code class="lossbook-identifier">lossbook.<wbr>info_<wbr>nce<wbr>(symmetric=True)'
+                     ' &#124; x</code>')
 
 
 def test_measured_says_when_and_on_what_machine():
@@ -98,8 +105,8 @@ def test_site_table_lists_every_page_and_flags_a_heavy_lesson():
     text = hook.site_table(site)
     assert "9.5 s" in text and "150 s" in text
     rows = _rows(text)
-    assert rows[0] == ["a/", "120.0", "400.0", "9", "321", "✅"]
-    assert rows[1][-1] == "❌ over"
+    assert rows[0] == ["a/", "120.0", "400.0", "9", "321", "✓"]
+    assert rows[1][-1] == "✗ over"
 
 
 def test_figure_draws_one_ratio_bar_a_case_coloured_by_verdict():

@@ -11,13 +11,21 @@ without touching this file) and must:
 - give every code block a copy button whose copied text (read back from the clipboard after a real
   click) equals the block as the docs tests run it; a few copied Python blocks of every page are
   run again in a subprocess, as a reader who pastes them would;
-- switch its content tabs, and (all but the API reference) fit a phone screen without
-  horizontal scrolling.
+- switch its content tabs;
+- lay out for its screen, at desktop (1280 px) and on a phone (390 x 844; the API reference in
+  its desktop tab narrowed to 390 px): no page wider than the screen; no figure drawn under 55 % of its natural
+  width (wide figures come with a phone variant the browser picks); everything that scrolls
+  sideways (display equations, tables) shows a fade where more is hidden, which moves as it
+  scrolls; no copy button over a line of code; checklists as task lists, not literal "[ ]"; on
+  desktop no lesson equation wider than its column;
+- (API reference) show every docstring example as a code block with its output, no blockquote.
 
-Site-wide: search finds "focal" and lands on the Custom losses lesson, dark mode toggles and
-persists, and instant navigation reaches every page from the navigation without a full reload.
-Screenshots of every page but the API reference, at desktop (1280 px) and phone (390 px) widths,
-go to ``artifacts/screenshots/``.
+Site-wide: search finds "focal" and lands on the Custom losses lesson, ranks that lesson first
+for "focal loss" and finds "retinanet" next to punctuation; the table of contents highlights
+the section a reader jumps to; dark mode toggles and persists, and instant navigation reaches
+every page from the navigation without a full reload. Screenshots of every page but the API
+reference, at desktop (1280 px) and phone (390 px) widths, and of one lesson in dark mode at
+both widths, go to ``artifacts/screenshots/``.
 
 The module skips, saying why, where Playwright for Python or a Chromium binary is missing (set
 ``LOSSBOOK_CHROMIUM`` to use another Chromium). ``LOSSBOOK_BROWSER_RUN_ALL=1`` runs every copied
@@ -316,7 +324,7 @@ REVEAL = """(el) => {
 # and read back what landed on the clipboard.
 READ_CLIPBOARD_JS = """async (sentinel) => {
   let text = sentinel;
-  for (let wait = 0; text === sentinel && wait < 100; wait++) {  // copying may be asynchronous
+  for (let wait = 0; text === sentinel && wait < 250; wait++) {  // copying is asynchronous, slow under load
     await new Promise((done) => setTimeout(done, wait ? 20 : 0));
     text = await navigator.clipboard.readText();
   }
@@ -546,6 +554,117 @@ def check_tabs(page, where: str) -> int:
     return sets.count()
 
 
+# Layout as a reader meets it. lossbook.js lays out the scroll cues and the copy buttons when the
+# page arrives and on every resize; it is asked to do it now, so the facts below are settled.
+LAYOUT_JS = r"""() => {
+  if (window.lossbookLayout) window.lossbookLayout();
+  const root = document.querySelector('.md-content');
+  const shown = (el) => el.getClientRects().length > 0;
+  const label = (el) => el.textContent.replace(/\s+/g, ' ').trim().slice(0, 60);
+  const figures = [...root.querySelectorAll('img')].filter(shown).map((img) => ({
+    src: (img.currentSrc || img.src).split('/').pop(), natural: img.naturalWidth,
+    drawn: img.getBoundingClientRect().width}));
+  const wide = [...root.querySelectorAll('div.arithmatex, .md-typeset__scrollwrap, span.lossbook-wide-inline')]
+    .filter(shown)
+    .filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => ({
+      math: el.matches('div.arithmatex'), text: label(el), cue: el.classList.contains('lossbook-more-right'),
+      mask: getComputedStyle(el).maskImage || getComputedStyle(el).webkitMaskImage}));
+  const covered = [];
+  for (const pre of root.querySelectorAll('pre')) {
+    const button = pre.querySelector(':scope > .md-code__nav, :scope > .md-clipboard');
+    const code = pre.querySelector(':scope > code');
+    if (!button || !code || !shown(pre)) continue;
+    const b = button.getBoundingClientRect();
+    if (!b.width) continue;
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    const under = [...range.getClientRects()].some((r) => r.width && r.right > b.left && r.left < b.right
+                                                        && r.bottom > b.top && r.top < b.bottom);
+    if (under) covered.push(label(code));
+  }
+  const literalTasks = [...root.querySelectorAll('li')].filter((li) => /^\[[ xX]\]\s/.test(li.textContent.trim()))
+    .map(label);
+  return {scrollWidth: document.documentElement.scrollWidth, figures, wide, covered,
+          literalTasks, tasks: root.querySelectorAll('li.task-list-item input[type=checkbox]').length};
+}"""
+
+# Scroll the first element that scrolls sideways to its end: the fade must move to the other edge.
+SCROLL_CUE_JS = """async () => {
+  const el = [...document.querySelectorAll('.md-content div.arithmatex, .md-content .md-typeset__scrollwrap,'
+                                          + ' .md-content span.lossbook-wide-inline')]
+    .find((e) => e.getClientRects().length && e.scrollWidth > e.clientWidth + 1);
+  if (!el) return null;
+  el.scrollLeft = el.scrollWidth;
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const after = [el.classList.contains('lossbook-more-left'), el.classList.contains('lossbook-more-right')];
+  el.scrollLeft = 0;
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  return {after, back: [el.classList.contains('lossbook-more-left'), el.classList.contains('lossbook-more-right')]};
+}"""
+
+MIN_FIGURE_SCALE = 0.55  # under this, matplotlib's 10-11 pt text is a few pixels high
+
+
+def check_layout(page, site_page: SitePage, where: str, *, phone: bool):
+    found = page.evaluate(LAYOUT_JS)
+    width = PHONE[0] if phone else DESKTOP[0]
+    screen = f"a {width}px {'phone' if phone else 'screen'}"
+    # against the screen's width: a mobile browser widens its layout viewport to the content
+    overflow = found["scrollWidth"] - width
+    assert overflow <= 0, f"{where}: the page is {overflow}px wider than {screen}"
+    small = [f"{f['src']} at {f['drawn'] / f['natural']:.0%} of {f['natural']}px"
+             for f in found["figures"] if f["natural"] and f["drawn"] < MIN_FIGURE_SCALE * f["natural"]]
+    assert not small, f"{where}: figures drawn too small to read on {screen}: {small}"
+    no_cue = [w["text"] for w in found["wide"] if not w["cue"] or w["mask"] in ("none", "", None)]
+    assert not no_cue, f"{where}: content cut at the right edge with no fade to say more is there: {no_cue}"
+    assert not found["covered"], f"{where}: copy buttons over code on {screen}: {found['covered']}"
+    assert not found["literalTasks"], f"{where}: checklists shown as literal [ ]: {found['literalTasks']}"
+    wanted_tasks = len(re.findall(r"^\s*[-*] \[[ xX]\] ", site_page.source.read_text(encoding="utf-8"), re.M))
+    assert found["tasks"] >= wanted_tasks, f"{where}: {wanted_tasks} checklist items, {found['tasks']} checkboxes"
+    if not phone and not site_page.is_reference:
+        too_wide = [w["text"] for w in found["wide"] if w["math"]]
+        assert not too_wide, (f"{where}: display equations wider than the desktop column (break them into"
+                              f" aligned steps, \\begin{{split}} ... \\\\ ... \\end{{split}}): {too_wide}")
+    if found["wide"]:
+        moved = page.evaluate(SCROLL_CUE_JS)
+        assert moved["after"] == [True, False], f"{where}: scrolled to its end, the fade did not move: {moved}"
+        assert moved["back"] == [False, True], f"{where}: scrolled back, the fade did not return: {moved}"
+
+
+API_EXAMPLES_JS = r"""() => {
+  const sections = [...document.querySelectorAll('.md-content .doc .doc-section-title')]
+    .filter((t) => /^Examples?:?$/.test(t.textContent.trim()));
+  const without = sections.filter((t) => {
+    let node = t.closest('p').nextElementSibling;
+    return !(node && node.matches('.highlight') && node.querySelector('pre code')
+             && node.querySelector('pre code').textContent.includes('>>> '));
+  }).map((t) => t.closest('.doc-object').querySelector('.doc-heading').textContent.trim());
+  return {
+    sections: sections.length,
+    without,
+    quotes: [...document.querySelectorAll('.md-content .doc blockquote')].map((q) => q.textContent.slice(0, 60)),
+    doctests: [...document.querySelectorAll('.md-content .doc p')].filter((p) => p.textContent.includes('>>>'))
+      .map((p) => p.textContent.slice(0, 60)),
+  };
+}"""
+
+
+def check_api_examples(page, site_page: SitePage, where: str):
+    """Every docstring example is a highlighted code block with its output (prompts and output
+    lines as the doctests read them), never Markdown blockquotes run together into prose."""
+    found = page.evaluate(API_EXAMPLES_JS)
+    assert not found["quotes"], f"{where}: docstring text rendered as blockquotes: {found['quotes'][:3]}"
+    assert not found["doctests"], f"{where}: '>>>' lines rendered as prose: {found['doctests'][:3]}"
+    assert not found["without"], f"{where}: Examples sections without a code block: {found['without']}"
+    # a page documenting a whole module shows its examples (one documenting single helpers may
+    # have none)
+    targets = re.findall(r"^::: lossbook\.([\w.]+)", site_page.source.read_text(encoding="utf-8"), re.M)
+    src = ROOT / "src" / "lossbook"
+    modules = [t for t in targets if (src / f"{t.replace('.', '/')}.py").exists() or (src / t.replace(".", "/")).is_dir()]
+    if modules:
+        assert found["sections"], f"{where}: no docstring example shown for {modules}"
+
+
 # ---------------------------------------------------------------------------------------------
 # The tests
 
@@ -575,13 +694,20 @@ def test_page(site_page, visit, screenshots, block_runner):
         block_runner.submit([code for code, _ in chosen])
     try:
         check_tabs(page, where)
+        check_layout(page, site_page, where, phone=False)
+        if site_page.is_reference:
+            check_api_examples(page, site_page, where)
+            # the same tab narrowed to a phone (no second load of a long page; no screenshot)
+            page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+            page.wait_for_function("() => window.innerWidth === %d" % PHONE[0])
+            check_layout(page, site_page, f"{where} (phone width)", phone=True)
+            check_api_examples(page, site_page, f"{where} (phone width)")
         desktop.assert_clean(where)
 
-        if not site_page.is_reference:  # API pages: the same layout, and no screenshot wanted
+        if not site_page.is_reference:
             phone = visit(size=PHONE, mobile=True)
             small = phone.goto(site_page.url)
-            overflow = small.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"{where}: the page is {overflow}px wider than a 390px phone screen"
+            check_layout(small, site_page, f"{where} (phone)", phone=True)
             small.screenshot(path=screenshots / f"{site_page.slug}-phone.png", full_page=True)
             phone.assert_clean(f"{where} (phone)")
     finally:
@@ -625,6 +751,57 @@ def test_search_finds_focal_and_lands_on_custom_losses(visit):
     tab.assert_clean("search")
 
 
+def _search(page, query: str) -> list[str]:
+    """The pages the search lists for ``query``, best first (site-relative, no query string)."""
+    field = page.locator(".md-search__input")
+    field.click()
+    field.fill("")
+    page.keyboard.type(query)
+    # the results of this query are in when a result links with this query to highlight
+    page.wait_for_function(
+        "(h) => [...document.querySelectorAll('.md-search-result a.md-search-result__link')]"
+        ".some((a) => a.href.includes(h))", arg="h=" + "+".join(query.split()), timeout=15_000)
+    hrefs = page.evaluate("() => [...document.querySelectorAll('.md-search-result__item > a.md-search-result__link')]"
+                          ".map((a) => a.href)")
+    base = page.evaluate("() => new URL(document.querySelector('[data-md-component=logo]').href).href")
+    return [h.removeprefix(base).split("?")[0].split("#")[0] for h in hrefs]
+
+
+def test_search_ranks_the_lesson_first_and_splits_words_at_punctuation(visit):
+    lesson = _custom_losses()
+    tab = visit(size=DESKTOP)
+    page = tab.goto("")
+    found = _search(page, "focal loss")
+    assert found and found[0] == lesson.url, f"'focal loss' lists {found[:4]}: the lesson should be first"
+    # a word written next to punctuation, "(RetinaNet," or "RetinaNet)", is still a word
+    punctuated = [p.url for p in SITE_PAGES
+                  if re.search(r"[(\[,;:/]RetinaNet|RetinaNet[),.;:\]]", p.source.read_text(encoding="utf-8"))]
+    assert punctuated, "no page writes RetinaNet next to punctuation: nothing to search for"
+    found = _search(page, "retinanet")
+    missing = [url for url in punctuated if url not in found]
+    assert not missing, f"'retinanet' does not find {missing} (found {found})"
+    tab.assert_clean("search ranking")
+
+
+def test_table_of_contents_follows_the_section_jumped_to(visit):
+    """Clicking an entry of the page's table of contents scrolls to that section and highlights
+    that entry (not the one before: the theme marks a section once its heading reaches the top,
+    and nothing of ours may push the heading below that line)."""
+    lesson = _custom_losses()
+    tab = visit(size=DESKTOP)
+    page = tab.goto(lesson.url)
+    links = page.locator(".md-sidebar--secondary a.md-nav__link")
+    count = links.count()
+    assert count >= 4, "the lesson has no table of contents to follow"
+    for index in (1, count // 2, count - 2):
+        target = links.nth(index).evaluate("(a) => a.hash")
+        links.nth(index).click()
+        page.wait_for_function(
+            "(hash) => [...document.querySelectorAll('.md-sidebar--secondary .md-nav__link--active')]"
+            ".map((a) => a.hash).pop() === hash", arg=target, timeout=5_000)
+    tab.assert_clean("table of contents")
+
+
 def _background_luminance(page) -> float:
     rgb = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
     r, g, b = (int(v) for v in re.findall(r"\d+", rgb)[:3])
@@ -647,6 +824,10 @@ def test_dark_mode_toggles_and_persists(visit, screenshots):
     page.screenshot(path=screenshots / f"{lesson.slug}-desktop-dark.png")
     page.reload(wait_until="load")
     assert page.evaluate(scheme) == "slate", "the dark scheme is forgotten on reload"
+    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})  # the same lesson, dark, on a phone
+    page.evaluate(READY_JS)
+    page.screenshot(path=screenshots / f"{lesson.slug}-phone-dark.png", full_page=True)
+    page.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
     page.locator("label.md-header__button[for^='__palette']:visible").click()
     page.wait_for_function(f"({scheme})() === 'default'")
     assert _background_luminance(page) > 0.8

@@ -135,7 +135,7 @@ def test_prose_works_outside_the_site(page):
     site = mkdocs_config()["site_url"]
     assert prose.startswith("# ") and site in prose
     assert "--8<--" not in prose and "<!--pytest" not in prose
-    assert not re.search(r"\]\((?!https?://|#)[^)]*\)", prose), "a relative link is left"
+    assert not re.search(r"\]\((?!https?://|#|attachment:)[^)]*\)", prose), "a relative link is left"
     assert not re.search(r"\]\[lossbook\.", prose), "an API cross-reference is left unresolved"
     assert not re.search(r"^\s*(===|!!!|\?\?\?)", prose, re.MULTILINE), "a tab or admonition is left"
 
@@ -188,8 +188,39 @@ def test_cells_follow_the_page():
     assert "(https://site/reference/classification/#lossbook.classification.focal_loss)" in intro
     assert intro.rstrip().endswith("**PyTorch**")
     assert cells[1]["source"] == ["print(1)"] and cells[1]["outputs"][0]["text"] == ["1\n"]
-    assert "".join(cells[2]["source"]) == "**Question: Why?**\n\nBecause."
+    # the answer is folded; the fold closes before the code cell it holds
+    assert "".join(cells[2]["source"]) == "<details><summary>Question: Why?</summary>\n\nBecause.\n\n\n</details>"
     assert cells[4]["metadata"] == {"lossbook": {"cont": True}}
+
+
+def test_folded_blocks_stay_folded_around_code_cells():
+    text = ('??? question "Why <b>?"\n    Because.\n\n    ```python\n    x = 2\n    ```\n\n'
+            "    ```python\n    y = 3\n    ```\n\n    More.\n\n"
+            '???+ example "Open"\n    Shown.\n\n!!! note\n    Not folded.\n\nEnd.\n')
+    cells = hook.page_cells(text, "lesson.md", "https://site/", set())
+    assert [c["cell_type"] for c in cells] == ["markdown", "code", "code", "markdown"]
+    first, last = ("".join(c["source"]) for c in (cells[0], cells[3]))
+    assert first.startswith("<details><summary>Question: Why &lt;b&gt;?</summary>") and first.endswith("</details>")
+    assert last.startswith("<details><summary>Question: Why &lt;b&gt;? (continued)</summary>")
+    assert "<details open><summary>Open</summary>\n\nShown.\n\n</details>" in last
+    assert "**Note**\n\nNot folded." in last
+    for cell in (first, last):  # every cell's HTML balanced: a fold cannot swallow what follows
+        assert cell.count("<details") == cell.count("</details>")
+    (escaped,) = hook.page_cells('??? example "Write `f(kind=\\"eps\\")`."\n    Body.\n', "a.md", "https://s/", set())
+    assert "".join(escaped["source"]).startswith('<details><summary>Write `f(kind="eps")`.</summary>')
+
+
+def test_images_are_embedded_as_attachments():
+    text = "# T\n\n![A curve](figures/curve.svg)\n\nText ![B](../elsewhere.png \"t\").\n"
+    files = {"figures/curve.svg": b"<svg>1</svg>", "elsewhere.png": b"\x89PNG"}
+    cells = hook.page_cells(text, "glossary/x.md", "https://site/", set(),
+                            lambda path: files.get(path.replace("glossary/figures", "figures")))
+    (cell,) = cells
+    assert "".join(cell["source"]) == '# T\n\n![A curve](attachment:curve.svg)\n\nText ![B](attachment:elsewhere.png "t").'
+    assert cell["attachments"] == {"curve.svg": {"image/svg+xml": "PHN2Zz4xPC9zdmc+"},
+                                   "elsewhere.png": {"image/png": "iVBORw=="}}
+    with pytest.raises(ValueError, match="missing.svg"):
+        hook.page_cells("![x](figures/missing.svg)", "a.md", "https://site/", set(), files.get)
 
 
 # --------------------------------------------------------------------------- the built site
@@ -240,6 +271,36 @@ def test_every_lesson_links_a_notebook_that_is_in_the_site(built_site):
         target = posixpath.normpath(posixpath.join(html.parent.relative_to(site).as_posix(), href))
         assert (site / target).resolve() == expected.resolve(), f"{uri}: link {href} -> {target}"
         assert downloads[0].get("download", "").endswith(".ipynb")
+
+
+@site_tests
+def test_notebooks_carry_their_figures_and_fold_the_answers(built_site):
+    """Offline, after the server stops, a downloaded notebook still shows every figure of its
+    page (embedded, byte for byte the site's), and the interview answers are folded."""
+    import base64
+
+    site, _ = built_site
+    folded = 0
+    for page in WITH_CODE:
+        uri = src_uri(page)
+        if not (site / hook.notebook_path(uri)).exists():
+            continue
+        nb = json.loads((site / hook.notebook_path(uri)).read_text(encoding="utf-8"))
+        figures = re.findall(r"!\[[^\]]*\]\(([^)\s]+\.svg)", page.read_text(encoding="utf-8"))
+        embedded = {}
+        for cell in (c for c in nb["cells"] if c["cell_type"] == "markdown"):
+            text = "".join(cell["source"])
+            assert text.count("<details") == text.count("</details>"), f"{uri}: a fold left open"
+            folded += text.count("<details")
+            images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text)
+            assert all(i.startswith("attachment:") for i in images), f"{uri}: linked images {images}"
+            for image in images:
+                name = image.removeprefix("attachment:")
+                embedded[name] = base64.b64decode(cell["attachments"][name]["image/svg+xml"])
+        for figure in figures:
+            name = posixpath.basename(figure)
+            assert embedded.get(name) == (site / "figures" / name).read_bytes(), f"{uri}: {name} not embedded"
+    assert folded, "no folded block in any notebook"
 
 
 @site_tests

@@ -15,8 +15,10 @@ note saying which command makes it.
 from __future__ import annotations
 
 import datetime
+import html
 import json
 import math
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -52,6 +54,20 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "").replace("|", "\\|") + "`"
 
 
+def _breakable(text: str) -> str:
+    """Plain text that may break after an underscore (``<wbr>``), as a long snake_case name must
+    to fit a narrow column."""
+    return re.sub(r"(?<=_)(?=\S)", "<wbr>", html.escape(text))
+
+
+def _identifier(text: str) -> str:
+    """Inline code that a narrow column may break only after a dot, an underscore or a comma, or
+    before a parenthesis (``<wbr>``), never inside a word ("F.cross_e ntropy")."""
+    escaped = html.escape(text.replace("`", "")).replace("|", "&#124;")
+    breakable = re.sub(r"(?<=[._,])(?=\S)|(?=\()", "<wbr>", escaped)
+    return f'<code class="lossbook-identifier">{breakable}</code>'
+
+
 def measured(results: dict | None) -> str:
     if results is None:
         return '!!! note "No results yet"\n    Run `make bench` to measure and fill this page.'
@@ -82,14 +98,14 @@ def table(results: dict | None) -> str:
     for r in results["results"]:
         target = r.get("target")
         has_target = target is not None and not math.isinf(target)
-        verdict = ("✅" if r["ratio"] <= target else "❌ miss") if has_target else "for comparison"
+        verdict = ("✓ met" if r["ratio"] <= target else "✗ missed") if has_target else "for comparison"
         memory = "—" if r.get("ours_peak_mb") is None else f"{_mb(r['ours_peak_mb'])} / {_mb(r.get('reference_peak_mb'))}"
         rows.append(
-            f"| {r['name'].replace('|', '/')} | **{r['ratio']:.2f}** | {_target(target)} | {verdict}"
-            f" | {_code(r['ours'])} vs {_code(r['reference'])} | {_ms(r['ours_ms'])} / {_ms(r['reference_ms'])}"
+            f"| {_breakable(r['name'].replace('|', '/'))} | **{r['ratio']:.2f}** | {_target(target)} | {verdict}"
+            f" | {_identifier(r['ours'])} vs {_identifier(r['reference'])} | {_ms(r['ours_ms'])} / {_ms(r['reference_ms'])}"
             f" | {memory} |"
         )
-    return "\n".join(rows)
+    return '<div class="lossbook-bench-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
 
 
 def site_table(site: dict | None) -> str:
@@ -113,7 +129,7 @@ def site_table(site: dict | None) -> str:
         "|---|--:|--:|--:|--:|:-:|",
     ]
     for p in site["pages"]:
-        verdict = {True: "✅", False: "❌ over", None: ""}[p.get("ok")]
+        verdict = {True: "✓", False: "✗ over", None: ""}[p.get("ok")]
         lines.append(f"| {p['page']} | {p['kb_transferred']:.1f} | {p['kb_uncompressed']:.1f} | {p['requests']}"
                      f" | {p['load_ms']:.0f} | {verdict} |")
     lines.append("")

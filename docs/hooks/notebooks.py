@@ -7,14 +7,22 @@ code cell, and an ``expected-output`` block becomes that cell's output, so the n
 looking executed and shows exactly what the tests check. A download link is injected under each
 lesson's title; lesson authors do nothing.
 
+A downloaded notebook must work offline: the page's figures are embedded in it (cell attachments,
+the nbformat way, read from the site's generated files), not linked. Collapsible blocks
+(``??? question``, the interview answers) become ``<details>``, folded as on the page, so the
+notebook can be used to test oneself.
+
 ``tests/test_notebooks.py`` proves that the code cells are exactly the blocks the docs tests run.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import posixpath
 import re
+from collections.abc import Callable
+from html import escape
 from pathlib import Path
 
 import markdown
@@ -23,7 +31,7 @@ from mkdocs.structure.files import File
 NOTEBOOK_DIR = "notebooks"
 FENCE = re.compile(r"^(?P<indent> *)(?P<ticks>`{3,})(?P<info>[^`]*)$")
 CONTAINER = re.compile(
-    r'^(?P<indent> *)(?:(?P<admonition>!!!|\?\?\?\+?) +(?P<kind>[\w-]+)(?: +"(?P<title>[^"]*)")?'
+    r'^(?P<indent> *)(?:(?P<admonition>!!!|\?\?\?\+?) +(?P<kind>[\w-]+)(?: +"(?P<title>(?:[^"\\]|\\.)*)")?'
     r'|(?P<tab>===\+?) +"(?P<label>[^"]*)")\s*$'
 )
 MARKER = re.compile(r"^<!--[-\s]*pytest-codeblocks:(?P<keyword>[\w-]+)[-\s]*-->$")
@@ -55,10 +63,22 @@ def expand(text: str, settings: dict) -> str:
 # --------------------------------------------------------------------------- containers
 
 
+DETAILS_OPEN = re.compile(r"^<details( open)?><summary>(?P<summary>.*)</summary>$")
+DETAILS_CLOSE = "</details>"
+
+
+def _close_details(out: list[str]) -> None:
+    while out and not out[-1].strip():
+        out.pop()
+    out += ["", DETAILS_CLOSE, ""]
+
+
 def flatten_containers(lines: list[str]) -> list[str]:
-    """Admonitions and content tabs as bold headers, their bodies dedented (fences included)."""
+    """Admonitions and content tabs as bold headers, their bodies dedented (fences included).
+    A collapsible block (``???``, ``???+``) becomes ``<details>`` with its title as the summary,
+    folded as on the page (``???+``: open)."""
     out: list[str] = []
-    stack: list[int] = []  # body indentation of each open container
+    stack: list[tuple[int, bool]] = []  # (body indentation, folds) of each open container
     fence: tuple[str, int] | None = None  # (ticks, spaces cut from each code line)
     for line in lines:
         if fence is not None:
@@ -71,27 +91,38 @@ def flatten_containers(lines: list[str]) -> list[str]:
             out.append("")
             continue
         indent = len(line) - len(line.lstrip(" "))
-        while stack and indent < stack[-1]:
-            stack.pop()
-        base = stack[-1] if stack else 0
+        while stack and indent < stack[-1][0]:
+            if stack.pop()[1]:
+                _close_details(out)
+        base = stack[-1][0] if stack else 0
         text = line[base:]
         header = CONTAINER.match(text)
         opened = FENCE.match(text)
         if header and not header["indent"]:
+            folds = bool(header["admonition"] and header["admonition"].startswith("???"))
             if header["tab"]:
                 out.append(f"**{header['label']}**")
             else:
                 title = header["title"]
+                if title is not None:
+                    title = re.sub(r'\\(.)', r"\1", title)  # a quote escaped in the title: \"
                 if title is None:
                     title = header["kind"].replace("-", " ").capitalize()
                 prefix = "Question: " if header["kind"] == "question" and title else ""
-                out.append(f"**{prefix}{title}**" if title else "")
+                if folds:
+                    state = " open" if header["admonition"].endswith("+") else ""
+                    out.append(f"<details{state}><summary>{escape(prefix + title, quote=False)}</summary>")
+                else:
+                    out.append(f"**{prefix}{title}**" if title else "")
             out.append("")
-            stack.append(base + 4)
+            stack.append((base + 4, folds))
             continue
         if opened:
             fence = (opened["ticks"], base)
         out.append(text)
+    while stack:
+        if stack.pop()[1]:
+            _close_details(out)
     return out
 
 
@@ -115,13 +146,31 @@ def _site_path(page_src: str, target: str) -> str | None:
     return resolved + (f"#{anchor}" if anchor else "")
 
 
-def rewrite_prose(text: str, page_src: str, site_url: str, reference_pages: set[str]) -> str:
-    """Make prose work outside the site: absolute links, API cross-references, no attr lists."""
+IMAGE_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+               ".gif": "image/gif"}
+
+# site path of an image -> its bytes, or None when the site has no such file
+ImageSource = Callable[[str], "bytes | None"]
+
+
+def rewrite_prose(text: str, page_src: str, site_url: str, reference_pages: set[str],
+                  images: ImageSource | None = None, attachments: dict | None = None) -> str:
+    """Make prose work outside the site: absolute links, API cross-references, no attr lists.
+    With ``images``, an image of the site is embedded instead: ``attachment:<name>``, its data
+    added to ``attachments`` (the cell's ``attachments`` field)."""
 
     def link(match: re.Match) -> str:
         path = _site_path(page_src, match["target"])
         if path is None:
             return match.group(0)
+        mime = IMAGE_TYPES.get(posixpath.splitext(path)[1].lower())
+        if match["bang"] and images is not None and mime:
+            data = images(path)
+            if data is None:
+                raise ValueError(f"{page_src}: the image {match['target']} is not in the site")
+            name = posixpath.basename(path)
+            attachments[name] = {mime: base64.b64encode(data).decode("ascii")}
+            return f"![{match['text']}](attachment:{name}{match['title'] or ''})"
         return f"{match['bang']}[{match['text']}]({site_url}{path}{match['title'] or ''})"
 
     def autoref(match: re.Match) -> str:
@@ -147,14 +196,17 @@ def _source(text: str) -> list[str]:
     return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
 
 
-def _markdown_cell(lines: list[str]) -> dict | None:
+def _markdown_cell(lines: list[str], attachments: dict | None = None) -> dict | None:
     while lines and not lines[0].strip():
         lines = lines[1:]
     while lines and not lines[-1].strip():
         lines = lines[:-1]
     if not lines:
         return None
-    return {"cell_type": "markdown", "metadata": {}, "source": _source("\n".join(lines))}
+    cell = {"cell_type": "markdown", "metadata": {}, "source": _source("\n".join(lines))}
+    if attachments:
+        cell["attachments"] = dict(attachments)
+    return cell
 
 
 def _code_cell(code: str, *, cont: bool, bash: bool) -> dict:
@@ -166,23 +218,44 @@ def _code_cell(code: str, *, cont: bool, bash: bool) -> dict:
             "source": _source(code)}
 
 
-def page_cells(expanded: str, page_src: str, site_url: str, reference_pages: set[str]) -> list[dict]:
-    """The cells of a page whose snippets are already expanded."""
+def page_cells(expanded: str, page_src: str, site_url: str, reference_pages: set[str],
+               images: ImageSource | None = None) -> list[dict]:
+    """The cells of a page whose snippets are already expanded.
+
+    A code cell cannot sit inside a Markdown cell's ``<details>``: where a folded block holds
+    one, the fold closes before the code cell and opens again after it ("continued")."""
     lines = flatten_containers(expanded.split("\n"))
     cells: list[dict] = []
     prose: list[str] = []
     pending: str | None = None  # the marker waiting for the next fence: "cont" / "expected-output"
     last_code: dict | None = None
+    folds: list[str] = []  # the <details> lines open in the prose so far
     i = 0
 
     def flush() -> None:
-        cell = _markdown_cell([rewrite_prose(l, page_src, site_url, reference_pages) for l in prose])
-        if cell:
-            cells.append(cell)
-        prose.clear()
+        reopened = [l for l in prose if l.endswith(" (continued)</summary>")]
+        if reopened and all(not l.strip() or l in reopened or l == DETAILS_CLOSE for l in prose):
+            prose.clear()  # nothing but a fold reopened after a code cell: no empty fold
+        else:
+            attachments: dict = {}
+            rewritten = [rewrite_prose(l, page_src, site_url, reference_pages, images, attachments)
+                         for l in prose]
+            if folds:  # a code cell comes next: close the folds here, reopen them after it
+                rewritten += [""] + [DETAILS_CLOSE] * len(folds)
+            cell = _markdown_cell(rewritten, attachments)
+            if cell:
+                cells.append(cell)
+            prose.clear()
+        for opened in folds:
+            summary = DETAILS_OPEN.match(opened)["summary"]
+            prose.extend([f"<details><summary>{summary} (continued)</summary>", ""])
 
     while i < len(lines):
         line = lines[i]
+        if DETAILS_OPEN.match(line):
+            folds.append(line)
+        elif line == DETAILS_CLOSE and folds:
+            folds.pop()
         marker = MARKER.match(line.strip())
         if marker:
             pending = marker["keyword"]
@@ -259,8 +332,9 @@ def is_lesson(src_uri: str) -> bool:
     return src_uri != "index.md" and not src_uri.startswith("reference/")
 
 
-def build_notebook(page: Path, src_uri: str, config) -> dict | None:
-    """The notebook of one page, or None if it has no python block."""
+def build_notebook(page: Path, src_uri: str, config, images: ImageSource | None = None) -> dict | None:
+    """The notebook of one page, or None if it has no python block. ``images`` (site path ->
+    bytes) embeds the page's images; without it they are linked on the published site."""
     source = page.read_text(encoding="utf-8")
     expanded = expand(source, snippet_config(config))
     site_url = config.site_url or ""
@@ -268,7 +342,7 @@ def build_notebook(page: Path, src_uri: str, config) -> dict | None:
         site_url += "/"
     docs = Path(config.docs_dir)
     reference_pages = {p.stem for p in (docs / "reference").glob("*.md")}
-    cells = page_cells(expanded, src_uri, site_url, reference_pages)
+    cells = page_cells(expanded, src_uri, site_url, reference_pages, images)
     if not any(c["cell_type"] == "code" and not c["source"][0].startswith("%%bash") for c in cells):
         return None
     title = next((l[2:].strip() for l in source.split("\n") if l.startswith("# ")), src_uri)
@@ -281,12 +355,24 @@ def build_notebook(page: Path, src_uri: str, config) -> dict | None:
 _notebooks: dict[str, str] = {}  # page src_uri -> notebook src_uri
 
 
+def site_images(files) -> ImageSource:
+    """Images by site path, from the site's files: the generated figures (this hook runs after
+    docs/hooks/figures.py, see mkdocs.yml) and the files in docs/."""
+
+    def read(path: str) -> bytes | None:
+        file = files.get_file_from_path(path)
+        return None if file is None else file.content_bytes
+
+    return read
+
+
 def on_files(files, config):
     _notebooks.clear()
+    images = site_images(files)
     for file in list(files.documentation_pages()):
         if not is_lesson(file.src_uri):
             continue
-        nb = build_notebook(Path(file.abs_src_path), file.src_uri, config)
+        nb = build_notebook(Path(file.abs_src_path), file.src_uri, config, images)
         if nb is None:
             continue
         target = notebook_path(file.src_uri)
