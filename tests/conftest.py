@@ -44,3 +44,21 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "built_site" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("site"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _screenshots_only_on_request():
+    """Full-page screenshots are for people to look at, and no test reads them: they cost about
+    4 s a page, so `make test` skips them; LOSSBOOK_SCREENSHOTS=1 writes them to artifacts/."""
+    if os.environ.get("LOSSBOOK_SCREENSHOTS"):
+        yield
+        return
+    try:
+        from playwright.sync_api import Page
+    except ImportError:
+        yield
+        return
+    original = Page.screenshot
+    Page.screenshot = lambda self, *args, **kwargs: b""
+    yield
+    Page.screenshot = original

@@ -45,6 +45,8 @@ def clip_area(subject, clipper):
         x1, y1, x2, y2 = p[0], p[1], q[0], q[1]
         x3, y3, x4, y4 = a[0], a[1], b[0], b[1]
         den = (x1 - x2) * (y3 - y4) - (y1 - y2) * (x3 - x4)
+        if den == 0:  # the edge lies on the clipping line (within rounding): keep the end inside
+            return p if inside(p, a, b) else q
         t = ((x1 - x3) * (y3 - y4) - (y1 - y3) * (x3 - x4)) / den
         return (x1 + t * (x2 - x1), y1 + t * (y2 - y1))
 
