@@ -135,7 +135,7 @@ def test_prose_works_outside_the_site(page):
     site = mkdocs_config()["site_url"]
     assert prose.startswith("# ") and site in prose
     assert "--8<--" not in prose and "<!--pytest" not in prose
-    assert not re.search(r"\]\((?!https?://|#|attachment:)[^)]*\)", prose), "a relative link is left"
+    assert not re.search(r"\]\((?!https?://|#)[^)]*\)", prose), "a relative link is left"
     assert not re.search(r"\]\[lossbook\.", prose), "an API cross-reference is left unresolved"
     assert not re.search(r"^\s*(===|!!!|\?\?\?)", prose, re.MULTILINE), "a tab or admonition is left"
 
@@ -210,17 +210,23 @@ def test_folded_blocks_stay_folded_around_code_cells():
     assert "".join(escaped["source"]).startswith('<details><summary>Write `f(kind="eps")`.</summary>')
 
 
-def test_images_are_embedded_as_attachments():
-    text = "# T\n\n![A curve](figures/curve.svg)\n\nText ![B](../elsewhere.png \"t\").\n"
+def test_images_are_embedded_as_data_urls():
+    text = "# T\n\n![A <curve>](figures/curve.svg)\n\nText ![B](../elsewhere.png \"t\").\n"
     files = {"figures/curve.svg": b"<svg>1</svg>", "elsewhere.png": b"\x89PNG"}
     cells = hook.page_cells(text, "glossary/x.md", "https://site/", set(),
                             lambda path: files.get(path.replace("glossary/figures", "figures")))
     (cell,) = cells
-    assert "".join(cell["source"]) == '# T\n\n![A curve](attachment:curve.svg)\n\nText ![B](attachment:elsewhere.png "t").'
-    assert cell["attachments"] == {"curve.svg": {"image/svg+xml": "PHN2Zz4xPC9zdmc+"},
-                                   "elsewhere.png": {"image/png": "iVBORw=="}}
+    assert "".join(cell["source"]) == (
+        '# T\n\n<img src="data:image/svg+xml;base64,PHN2Zz4xPC9zdmc+" alt="A &lt;curve&gt;">\n\n'
+        'Text <img src="data:image/png;base64,iVBORw==" alt="B" title="t">.')
     with pytest.raises(ValueError, match="missing.svg"):
         hook.page_cells("![x](figures/missing.svg)", "a.md", "https://site/", set(), files.get)
+
+
+def test_a_link_broken_over_two_lines_is_rewritten():
+    (cell,) = hook.page_cells("See the [simulation\nmetrics](simulation-metrics.md#realism) lesson.\n",
+                              "a.md", "https://site/", set())
+    assert "".join(cell["source"]) == "See the [simulation\nmetrics](https://site/simulation-metrics/#realism) lesson."
 
 
 # --------------------------------------------------------------------------- the built site
@@ -292,14 +298,14 @@ def test_notebooks_carry_their_figures_and_fold_the_answers(built_site):
             text = "".join(cell["source"])
             assert text.count("<details") == text.count("</details>"), f"{uri}: a fold left open"
             folded += text.count("<details")
-            images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text)
-            assert all(i.startswith("attachment:") for i in images), f"{uri}: linked images {images}"
-            for image in images:
-                name = image.removeprefix("attachment:")
-                embedded[name] = base64.b64decode(cell["attachments"][name]["image/svg+xml"])
+            linked = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text)
+            assert not linked, f"{uri}: images linked, not embedded: {linked}"
+            for data in re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"', text):
+                svg = base64.b64decode(data)
+                embedded[svg] = True
         for figure in figures:
             name = posixpath.basename(figure)
-            assert embedded.get(name) == (site / "figures" / name).read_bytes(), f"{uri}: {name} not embedded"
+            assert (site / "figures" / name).read_bytes() in embedded, f"{uri}: {name} not embedded"
     assert folded, "no folded block in any notebook"
 
 

@@ -7,8 +7,12 @@ code cell, and an ``expected-output`` block becomes that cell's output, so the n
 looking executed and shows exactly what the tests check. A download link is injected under each
 lesson's title; lesson authors do nothing.
 
-A downloaded notebook must work offline: the page's figures are embedded in it (cell attachments,
-the nbformat way, read from the site's generated files), not linked. Collapsible blocks
+A downloaded notebook must work offline: the page's figures are embedded in it, not linked, as
+``<img src="data:...">`` read from the site's generated files. Not as cell attachments: JupyterLab
+renders attachments of bitmap types only and refuses an SVG one (jupyterlab/jupyterlab
+``packages/attachments/src/model.ts``, ``AttachmentsResolver.getDownloadUrl``, at 6ef5a17). Not as
+Markdown image syntax with a data URL either: markdown-it's default link check (``validateLink``)
+lets data URLs through for gif, png, jpeg and webp only, not SVG. Collapsible blocks
 (``??? question``, the interview answers) become ``<details>``, folded as on the page, so the
 notebook can be used to test oneself.
 
@@ -154,10 +158,10 @@ ImageSource = Callable[[str], "bytes | None"]
 
 
 def rewrite_prose(text: str, page_src: str, site_url: str, reference_pages: set[str],
-                  images: ImageSource | None = None, attachments: dict | None = None) -> str:
+                  images: ImageSource | None = None) -> str:
     """Make prose work outside the site: absolute links, API cross-references, no attr lists.
-    With ``images``, an image of the site is embedded instead: ``attachment:<name>``, its data
-    added to ``attachments`` (the cell's ``attachments`` field)."""
+    With ``images``, an image of the site is embedded instead of linked: an HTML ``<img>`` whose
+    source is a data URL of the site's file."""
 
     def link(match: re.Match) -> str:
         path = _site_path(page_src, match["target"])
@@ -168,9 +172,10 @@ def rewrite_prose(text: str, page_src: str, site_url: str, reference_pages: set[
             data = images(path)
             if data is None:
                 raise ValueError(f"{page_src}: the image {match['target']} is not in the site")
-            name = posixpath.basename(path)
-            attachments[name] = {mime: base64.b64encode(data).decode("ascii")}
-            return f"![{match['text']}](attachment:{name}{match['title'] or ''})"
+            encoded = base64.b64encode(data).decode("ascii")
+            title = match["title"].strip()[1:-1] if match["title"] else ""
+            title = f' title="{escape(title)}"' if title else ""
+            return f'<img src="data:{mime};base64,{encoded}" alt="{escape(match["text"])}"{title}>'
         return f"{match['bang']}[{match['text']}]({site_url}{path}{match['title'] or ''})"
 
     def autoref(match: re.Match) -> str:
@@ -196,17 +201,14 @@ def _source(text: str) -> list[str]:
     return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
 
 
-def _markdown_cell(lines: list[str], attachments: dict | None = None) -> dict | None:
+def _markdown_cell(lines: list[str]) -> dict | None:
     while lines and not lines[0].strip():
         lines = lines[1:]
     while lines and not lines[-1].strip():
         lines = lines[:-1]
     if not lines:
         return None
-    cell = {"cell_type": "markdown", "metadata": {}, "source": _source("\n".join(lines))}
-    if attachments:
-        cell["attachments"] = dict(attachments)
-    return cell
+    return {"cell_type": "markdown", "metadata": {}, "source": _source("\n".join(lines))}
 
 
 def _code_cell(code: str, *, cont: bool, bash: bool) -> dict:
@@ -237,12 +239,11 @@ def page_cells(expanded: str, page_src: str, site_url: str, reference_pages: set
         if reopened and all(not l.strip() or l in reopened or l == DETAILS_CLOSE for l in prose):
             prose.clear()  # nothing but a fold reopened after a code cell: no empty fold
         else:
-            attachments: dict = {}
-            rewritten = [rewrite_prose(l, page_src, site_url, reference_pages, images, attachments)
-                         for l in prose]
+            # rewritten as one text: a link's words may run over a line break
+            rewritten = rewrite_prose("\n".join(prose), page_src, site_url, reference_pages, images).split("\n")
             if folds:  # a code cell comes next: close the folds here, reopen them after it
                 rewritten += [""] + [DETAILS_CLOSE] * len(folds)
-            cell = _markdown_cell(rewritten, attachments)
+            cell = _markdown_cell(rewritten)
             if cell:
                 cells.append(cell)
             prose.clear()
