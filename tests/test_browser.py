@@ -337,10 +337,16 @@ COPY_REST_JS = """async (sentinel) => {
   const copied = [];
   const blocks = [...document.querySelectorAll('.md-content pre:has(> code)')];
   for (const pre of blocks.slice(1)) {
-    reveal(pre);
-    await navigator.clipboard.writeText(sentinel);
-    pre.querySelector('[data-md-type="copy"], .md-clipboard').click();
-    copied.push(await readClipboard(sentinel));
+    let text = sentinel;
+    // a second try after a frame: the theme may still be switching linked tabs from the last reveal
+    for (let attempt = 0; attempt < 2 && text === sentinel; attempt++) {
+      if (attempt) await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+      reveal(pre);
+      await navigator.clipboard.writeText(sentinel);
+      pre.querySelector('[data-md-type="copy"], .md-clipboard').click();
+      text = await readClipboard(sentinel);
+    }
+    copied.push(text);
   }
   return copied;
 }""".replace("%REVEAL%", REVEAL).replace("%READ%", READ_CLIPBOARD_JS)
