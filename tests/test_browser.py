@@ -707,7 +707,6 @@ def test_page(site_page, visit, screenshots, block_runner):
             page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
             page.wait_for_function("() => window.innerWidth === %d" % PHONE[0])
             check_layout(page, site_page, f"{where} (phone width)", phone=True)
-            check_api_examples(page, site_page, f"{where} (phone width)")
         desktop.assert_clean(where)
 
         if not site_page.is_reference:
