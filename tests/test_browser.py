@@ -25,7 +25,7 @@ for "focal loss" and finds "retinanet" next to punctuation; the table of content
 the section a reader jumps to; dark mode toggles and persists, and instant navigation reaches
 every page from the navigation without a full reload. Screenshots of every page but the API
 reference, at desktop (1280 px) and phone (390 px) widths, and of one lesson in dark mode at
-both widths, go to ``artifacts/screenshots/``.
+both widths, go to ``artifacts/screenshots/`` when LOSSBOOK_SCREENSHOTS=1 (tests/conftest.py).
 
 The module skips, saying why, where Playwright for Python or a Chromium binary is missing (set
 ``LOSSBOOK_CHROMIUM`` to use another Chromium). ``LOSSBOOK_BROWSER_RUN_ALL=1`` runs every copied
