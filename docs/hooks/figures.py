@@ -5,8 +5,8 @@ matplotlib Figure. Each becomes ``figures/<name>.svg`` in the built site, so a p
 ``![alt](figures/<name>.svg)`` and the strict build checks the link. Figures cannot drift from the
 code: they are computed by it on every build.
 
-Phones: a figure wider than ``PHONE_MAX_PX`` would be drawn at under 55 % of its natural size on a
-390 px screen, its 11 pt text shrunk to a few pixels. Such a figure also gets a phone variant,
+Phones: a figure much wider than ``PHONE_MAX_PX`` would be drawn at under 55 % of its natural size
+on a 390 px screen, its 11 pt text shrunk to a few pixels. Such a figure also gets a phone variant,
 ``figures/<name>.phone.svg``, made from the same Figure object right after the desktop one is
 saved (nothing is computed twice): its side-by-side panels stacked into one column (two columns
 from four panels up, or for tall panels), narrower, its text larger, long titles wrapped, side
@@ -77,9 +77,9 @@ def rasterize_dense(figure, *, max_offsets: int = 500, max_lines: int = 100) -> 
                 line.set_rasterized(True)
 
 
-# A figure whose natural width exceeds this is shown at under 55 % of it in a 390 px phone's
-# 358 px content column (358 / 0.55 = 651): it gets a phone variant.
-PHONE_MAX_PX = 650
+# A figure whose natural width exceeds 651 px is shown at under 55 % of it in a 390 px phone's
+# 358 px content column (358 / 0.55 = 651); from 600 px (shown at 60 %) it gets a phone variant.
+PHONE_MAX_PX = 600
 PHONE_WIDTH_IN = 5.0  # the phone variant's width: about 500 px, shown at about 70 %
 PHONE_TEXT_SCALE = 1.2  # and its text 20 % larger
 PHONE_MEDIA = "(max-width: 720px)"  # when the browser picks the phone variant
