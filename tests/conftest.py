@@ -1,12 +1,29 @@
-"""Shared test set-up: headless plotting, one thread per xdist worker, seeded hypothesis."""
+"""Shared test set-up: headless plotting, one thread per xdist worker, seeded hypothesis, and one
+strict site build shared by every test process.
 
+The site build is the suite's longest single step. A full run (``make test``: pytest on its
+testpaths) starts it in the background as soon as pytest is configured, so it overlaps with
+collection and the tests that do not need it; the tests that read the site wait for it. Both
+xdist workers share that one build (its folder is named by ``LOSSBOOK_SITE_RUN``, set before the
+workers start), so the site tests need no worker of their own and spread over both. A run of a
+few files builds the site on first use instead, under a lock, once for all workers.
+"""
+
+import fcntl
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
-import torch  # noqa: E402
-from hypothesis import settings  # noqa: E402
+import pytest
+import torch
+from hypothesis import settings
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)  # two workers on two cores: no oversubscription
@@ -14,36 +31,61 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 settings.register_profile("lossbook", deadline=None, derandomize=True, max_examples=60)
 settings.load_profile("lossbook")
 
-
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
+SITE_RUN = "LOSSBOOK_SITE_RUN"  # folder of this run's shared build: site/, build.log, rc, lock
+BUILD_TIMEOUT = 600
+
+
+def _build_command(site: Path, log: Path, rc: Path) -> list[str]:
+    """`mkdocs build --strict` into ``site``, its log to ``log``, its exit status written to ``rc``
+    last (atomically: a reader never sees a half-written status)."""
+    build = subprocess.list2cmdline([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)])
+    return ["/bin/sh", "-c", f'{build} > "{log}" 2>&1; echo $? > "{rc}.tmp" && mv "{rc}.tmp" "{rc}"']
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller set the run folder up
+    run = Path(tempfile.mkdtemp(prefix="lossbook-site-"))
+    os.environ[SITE_RUN] = str(run)
+    config._lossbook_site_run = run
+    full_run = config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    if full_run and not config.option.collectonly:
+        (run / "started").touch()
+        config._lossbook_site_build = subprocess.Popen(
+            _build_command(run / "site", run / "build.log", run / "rc"), cwd=ROOT)
+
+
+def pytest_unconfigure(config):
+    build = getattr(config, "_lossbook_site_build", None)
+    if build is not None and build.poll() is None:
+        build.kill()
+        build.wait()
+    run = getattr(config, "_lossbook_site_run", None)
+    if run is not None:
+        os.environ.pop(SITE_RUN, None)
+        shutil.rmtree(run, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory):
-    """The site built once per test session with ``mkdocs build --strict``: (folder, log)."""
-    site = tmp_path_factory.mktemp("site")
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
-    log = done.stdout + done.stderr
-    assert done.returncode == 0, f"mkdocs build --strict failed:\n{log}"
-    return site, log
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Every test that reads the built site runs in the "site" group, so one worker builds it once
-    (a session fixture is per worker: a second worker would build the whole site again)."""
-    for item in items:
-        if "built_site" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("site"))
+def built_site():
+    """The site built once per test run with ``mkdocs build --strict``, shared by every worker:
+    (folder, build log)."""
+    run = Path(os.environ[SITE_RUN])
+    rc = run / "rc"
+    if not (run / "started").exists():
+        with open(run / "lock", "w") as lock:  # the first worker to get here builds; others wait
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not rc.exists():
+                subprocess.run(_build_command(run / "site", run / "build.log", rc), cwd=ROOT,
+                               timeout=BUILD_TIMEOUT, check=False)
+    deadline = time.monotonic() + BUILD_TIMEOUT
+    while not rc.exists():
+        assert time.monotonic() < deadline, f"the site build did not finish in {BUILD_TIMEOUT} s"
+        time.sleep(0.2)
+    log = (run / "build.log").read_text(encoding="utf-8")
+    assert rc.read_text().strip() == "0", f"mkdocs build --strict failed:\n{log}"
+    return run / "site", log
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -123,7 +123,6 @@ def test_figure_draws_one_ratio_bar_a_case_coloured_by_verdict():
     plt.close(figure)
 
 
-@pytest.mark.xdist_group("site")
 def test_built_page_shows_the_last_run(built_site):
     site, _ = built_site
     page = (site / "benchmarks" / "index.html").read_text(encoding="utf-8")

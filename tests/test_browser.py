@@ -51,7 +51,6 @@ from pathlib import Path
 import pytest
 from docs_pages import DOCS, FENCE, ROOT, collect, expand, mkdocs_config, pages
 
-pytestmark = pytest.mark.xdist_group("site")
 
 try:
     from playwright.sync_api import sync_playwright

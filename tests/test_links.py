@@ -15,10 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 
-import pytest
 from docs_pages import mkdocs_config
-
-pytestmark = pytest.mark.xdist_group("site")
 
 # Attributes that name another resource of the site.
 LINK_ATTRS = {("a", "href"), ("link", "href"), ("img", "src"), ("script", "src"), ("source", "src"),

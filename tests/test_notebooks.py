@@ -231,7 +231,6 @@ def test_a_link_broken_over_two_lines_is_rewritten():
 
 # --------------------------------------------------------------------------- the built site
 
-site_tests = pytest.mark.xdist_group("site")
 
 
 class _Links(HTMLParser):
@@ -259,7 +258,6 @@ def page_html(site: Path, uri: str) -> Path:
     return site / ("index.html" if stem == "index" else f"{stem}/index.html")
 
 
-@site_tests
 def test_every_lesson_links_a_notebook_that_is_in_the_site(built_site):
     site, _ = built_site
     for page in WITH_CODE:
@@ -279,7 +277,6 @@ def test_every_lesson_links_a_notebook_that_is_in_the_site(built_site):
         assert downloads[0].get("download", "").endswith(".ipynb")
 
 
-@site_tests
 def test_notebooks_carry_their_figures_and_fold_the_answers(built_site):
     """Offline, after the server stops, a downloaded notebook still shows every figure of its
     page (embedded, byte for byte the site's), and the interview answers are folded."""
@@ -309,7 +306,6 @@ def test_notebooks_carry_their_figures_and_fold_the_answers(built_site):
     assert folded, "no folded block in any notebook"
 
 
-@site_tests
 def test_pages_without_code_get_no_notebook(built_site):
     site, _ = built_site
     html = site / "reference" / "index.html"
@@ -318,7 +314,6 @@ def test_pages_without_code_get_no_notebook(built_site):
     assert not any("lossbook-notebook" in (a.get("class") or "") for a in parse(html).links)
 
 
-@site_tests
 def test_kata_lessons_exist_in_the_site(built_site):
     """`lossbook kata show` names the lesson section of each kata: it must be there."""
     from lossbook import kata

@@ -14,7 +14,6 @@ import re
 import pytest
 from test_browser import DESKTOP, PHONE, SCREENSHOTS, base_url, browser, visit  # noqa: F401 - fixtures
 
-pytestmark = pytest.mark.xdist_group("site")
 
 SHOTS = SCREENSHOTS / "practice"
 T0 = 1_800_000_000_000  # ms since the epoch: 2027-01-15 (Playwright's clock takes seconds: T0 / 1000)

@@ -215,10 +215,8 @@ def test_the_section_link_names_the_heading():
 
 # ----------------------------------------------------------------------------- the built pages
 
-pytestmark_site = pytest.mark.xdist_group("site")
 
 
-@pytestmark_site
 def test_built_pages_carry_the_library_keys(built_site):
     """What the reader's browser checks against (data-answer) and reads (the key) is the value the
     library computes now, for every numeric question of every page."""

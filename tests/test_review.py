@@ -78,10 +78,8 @@ def test_a_bad_difficulty_fails():
 
 # ----------------------------------------------------------------------------- the built site
 
-pytestmark_site = pytest.mark.xdist_group("site")
 
 
-@pytestmark_site
 def test_review_page_has_a_card_for_every_question(built_site):
     site, _ = built_site
     built = (site / "review" / "index.html").read_text(encoding="utf-8")
@@ -96,7 +94,6 @@ def test_review_page_has_a_card_for_every_question(built_site):
         assert f'<details class="question" id="{anchor}"' in target, card
 
 
-@pytestmark_site
 def test_anki_deck_is_a_package_with_one_card_per_question(built_site, tmp_path):
     site, _ = built_site
     deck = site / "downloads" / "lossbook-review.apkg"

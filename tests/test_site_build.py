@@ -3,10 +3,6 @@
 import re
 from html.parser import HTMLParser
 
-import pytest
-
-pytestmark = pytest.mark.xdist_group("site")
-
 
 def test_strict_build_has_no_warnings(built_site):
     _, log = built_site
