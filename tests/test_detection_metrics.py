@@ -275,3 +275,158 @@ def test_motion_map_equals_waymo_loop(seed, soft):
     assert ours == pytest.approx(_waymo_map(scores, matched, types, soft), abs=1e-12)
     if soft:  # skipping duplicates can only raise AP
         assert ours >= lossbook.motion_average_precision(scores, matched, types).item() - 1e-12
+
+
+# ------------------------------------------------------------------------------ Waymo overlap rate
+
+
+def _corners(x, y, length, width, heading):
+    """A box's corners counter-clockwise (front-left first), written out with math."""
+    c, s = math.cos(heading), math.sin(heading)
+    half = ((length / 2, width / 2), (-length / 2, width / 2), (-length / 2, -width / 2),
+            (length / 2, -width / 2))
+    return [(x + c * u - s * v, y + s * u + c * v) for u, v in half]
+
+
+def _intersection_area(subject, clipper):
+    """Area of two convex polygons' intersection: the subject cut by each half-plane on the left
+    of the clipper's (counter-clockwise) edges, then the shoelace formula."""
+    poly = list(subject)
+    for (ax, ay), (bx, by) in zip(clipper, clipper[1:] + clipper[:1]):
+        side = [(bx - ax) * (py - ay) - (by - ay) * (px - ax) for px, py in poly]
+        cut = []
+        for i, (p, q) in enumerate(zip(poly, poly[1:] + poly[:1])):
+            j = (i + 1) % len(poly)
+            if side[i] >= 0:
+                cut.append(p)
+            if (side[i] >= 0) != (side[j] >= 0):  # the edge crosses the line
+                t = side[i] / (side[i] - side[j])
+                cut.append((p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
+        poly = cut
+        if not poly:
+            return 0.0
+    return 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1])))
+
+
+def _waymo_overlap_rate(pred, scores, object_index, boxes, valid, measurement_step):
+    """waymo-open-dataset's ComputeOverlapRate and PredictionToPolygon (motion_metrics.cc,
+    motion_metrics_utils.cc, commit 99a4cb3) re-expressed as plain loops, per object: 1.0 if the
+    most confident trajectory's box has positive intersection area with another object's logged
+    box at any step up to the measurement step (that object valid then and at the prediction
+    time), else 0.0. Prediction step t is boxes' step t + 1 (index 0: the prediction time)."""
+    pred, scores, boxes, valid = pred.tolist(), scores.tolist(), boxes.tolist(), valid.tolist()
+    result = []
+    for b, own in enumerate(object_index.tolist()):
+        path = pred[b][scores[b].index(max(scores[b]))]  # std::max_element: the first maximum
+        angle = lambda i, j: math.atan2(path[j][1] - path[i][1], path[j][0] - path[i][0])  # noqa: E731
+        overlap = 0.0
+        for t in range(measurement_step + 1):
+            if t == 0:
+                heading = angle(0, 1)
+            elif t == len(path) - 1:
+                heading = angle(t - 1, t)
+            else:  # AverageAngle(next - current, current - previous)
+                a1, a2 = angle(t, t + 1), angle(t - 1, t)
+                heading = math.atan2(math.sin(a1) + math.sin(a2), math.cos(a1) + math.cos(a2))
+            length, width = boxes[own][t + 1][2:4]
+            mine = _corners(*path[t], length, width, heading)
+            for a in range(len(boxes)):
+                if a == own or not valid[a][0] or not valid[a][t + 1]:
+                    continue
+                if _intersection_area(mine, _corners(*boxes[a][t + 1])) > 1e-9:
+                    overlap = 1.0
+        result.append(overlap)
+    return result
+
+
+def _overlap_scene(seed, n_objects=5, n_steps=4, n_modes=3, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    u = lambda *shape: torch.rand(*shape, generator=g, dtype=dtype)  # noqa: E731
+    start = 14 * u(n_objects, 1, 2)
+    velocity = 2 * u(n_objects, 1, 2) - 1
+    centres = start + velocity * torch.arange(n_steps + 1, dtype=dtype)[:, None]
+    size = torch.stack([2 + 3 * u(n_objects), 1 + u(n_objects)], -1)[:, None] + u(n_objects, n_steps + 1, 2)
+    heading = 6.3 * u(n_objects, n_steps + 1, 1)
+    boxes = torch.cat([centres, size, heading], -1)
+    valid = torch.rand(n_objects, n_steps + 1, generator=g) < 0.8
+    object_index = torch.randperm(n_objects, generator=g)[:3]
+    pred = centres[object_index, None, 1:] + 2.5 * torch.randn(3, n_modes, n_steps, 2, generator=g, dtype=dtype)
+    return pred, u(3, n_modes), object_index, boxes, valid
+
+
+def test_overlap_rate_equals_waymo_loop():
+    seen = set()
+    for seed in range(8):
+        scene = _overlap_scene(seed)
+        for m in (1, 3):  # m = 1: the heading at the measurement step still looks one step ahead
+            ours = lossbook.overlap_rate(*scene, measurement_step=m, reduction="none")
+            expected = _waymo_overlap_rate(*scene, measurement_step=m)
+            assert ours.tolist() == expected, (seed, m)
+            seen.update(expected)
+    assert seen == {0.0, 1.0}  # the scenes exercise both outcomes
+    pred, scores, index, boxes, valid = _overlap_scene(3, dtype=torch.float32)
+    rate = lossbook.overlap_rate(pred, scores, index, boxes, valid)
+    expected = _waymo_overlap_rate(pred, scores, index, boxes, valid, 3)
+    assert rate.dtype == torch.float32 and rate.item() == pytest.approx(sum(expected) / 3, abs=1e-7)
+
+
+def _two_objects(path, other, *, own_size=(4.0, 2.0), valid=None):
+    """Object 0 predicted along ``path`` (one mode), object 1 logged at ``other`` every step."""
+    path = torch.tensor(path, dtype=torch.float64)[None, None]  # [1, 1, T, 2]
+    n = path.shape[2] + 1
+    own = torch.tensor([0.0, 0.0, *own_size, 0.0], dtype=torch.float64).expand(n, 5)
+    boxes = torch.stack([own, torch.tensor(other, dtype=torch.float64).expand(n, 5)])
+    valid = torch.ones(2, n, dtype=torch.bool) if valid is None else torch.tensor(valid)
+    return path, torch.ones(1, 1), torch.tensor([0]), boxes, valid
+
+
+def _rate(scene, **kwargs):
+    ours = lossbook.overlap_rate(*scene, **kwargs).item()
+    step = kwargs.get("measurement_step", scene[0].shape[2] - 1)
+    assert ours == _waymo_overlap_rate(*scene, step)[0]
+    return ours
+
+
+def test_overlap_rate_hand_made_cases():
+    parked = [10.0, 0.0, 4.0, 2.0, 0.0]  # x in [8, 12], y in [-1, 1]
+    # touching end to end is no overlap (zero area); 5 cm further is one
+    assert _rate(_two_objects([[5.0, 0.0], [6.0, 0.0]], parked)) == 0.0
+    assert _rate(_two_objects([[5.0, 0.0], [6.05, 0.0]], parked)) == 1.0
+    # rotated near miss: a 2 x 2 box heading 45 degrees (from its path) off the corner (12, 1):
+    # the bounding rectangles overlap, the boxes miss by (2d - sqrt 2) / sqrt 2; closer, they overlap
+    for d, expected in ((0.8, 0.0), (0.6, 1.0)):
+        path = [[12.0 + d, 1.0 + d], [13.0 + d, 2.0 + d]]
+        assert _rate(_two_objects(path, parked, own_size=(2.0, 2.0))) == expected
+    # the heading comes from the path, not from the logged heading (0): driving along y, a
+    # 4 x 2 box reaches x = +-1 only, and misses a box 1.5 m to its side
+    beside = [2.5, 0.0, 2.0, 2.0, 0.0]  # x in [1.5, 3.5]
+    assert _rate(_two_objects([[0.0, 0.0], [0.0, 1.0]], beside)) == 0.0
+    assert _rate(_two_objects([[0.0, 0.0], [1.0, 0.0]], beside)) == 1.0
+    # an overlap at a step where the other object is invalid does not count; nor does one with an
+    # object that was invalid at the prediction time (index 0), even if it is valid later
+    crash = [[5.0, 0.0], [9.0, 0.0]]  # overlaps at the second step only
+    assert _rate(_two_objects(crash, parked, valid=[[True] * 3, [True, True, False]])) == 0.0
+    assert _rate(_two_objects(crash, parked, valid=[[True] * 3, [False, True, True]])) == 0.0
+    assert _rate(_two_objects(crash, parked, valid=[[False] * 3, [True] * 3])) == 1.0  # own validity
+    # an overlap after the measurement step does not count
+    assert _rate(_two_objects(crash, parked), measurement_step=0) == 0.0
+    assert _rate(_two_objects(crash, parked), measurement_step=1) == 1.0
+
+
+def test_overlap_rate_uses_the_most_confident_mode_and_not_itself():
+    parked = torch.tensor([10.0, 0.0, 4.0, 2.0, 0.0], dtype=torch.float64)
+    boxes = torch.stack([torch.zeros(3, 5, dtype=torch.float64) + torch.tensor([0, 0, 4.0, 2.0, 0]),
+                         parked.expand(3, 5)])
+    valid = torch.ones(2, 3, dtype=torch.bool)
+    modes = torch.tensor([[[[0.0, 0.0], [1.0, 0.0]], [[8.0, 0.0], [9.0, 0.0]]]], dtype=torch.float64)
+    rate = lambda s: lossbook.overlap_rate(modes, torch.tensor([s]), torch.tensor([0]), boxes, valid)  # noqa: E731
+    assert rate([0.6, 0.4]).item() == 0.0  # mode 0 stays on its own logged box: not an overlap
+    assert rate([0.4, 0.6]).item() == 1.0
+    assert rate([0.5, 0.5]).item() == 0.0  # a tie: the first mode, as std::max_element
+    # both objects predicted with the same two modes: object 1's favourite, mode 1, lies on its
+    # own logged box (not counted) and far from object 0's
+    args = (modes.expand(2, -1, -1, -1), torch.tensor([[0.4, 0.6], [0.4, 0.6]]), torch.tensor([0, 1]),
+            boxes, valid)
+    assert lossbook.overlap_rate(*args, reduction="none").tolist() == [1.0, 0.0]
+    assert lossbook.overlap_rate(*args, reduction="sum").item() == 1.0
+    assert lossbook.overlap_rate(*args).item() == 0.5

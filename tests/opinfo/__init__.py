@@ -264,6 +264,7 @@ DEBUG_NAN: dict[str, tuple[str, ...]] = {
     "multiclass_hinge_loss": ('logits',),
     "next_token_cross_entropy": ('logits',),
     "ohem_cross_entropy": ('logits',),
+    "overlap_rate": ('pred',),
     "perplexity": ('logits',),
     "posthoc_logit_adjustment": ('logits',),
     "ppo_clip_loss": ('logprobs',),

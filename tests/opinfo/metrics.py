@@ -333,4 +333,43 @@ ENTRIES += [
         empty="scores",
         meta="ranks every object's predictions and pools them per bucket (data-dependent sizes)",
     ),
+    OpInfo(
+        lossbook.overlap_rate,
+        sample=lambda g, b, dt: _overlap_scene(g, b, dt),
+        nan=("scores", "boxes"),
+        errors=[
+            E("object_index", "got 9", {"object_index": lambda a: set_first(9)(a["object_index"])}),
+            E("object_index", r"torch\.float32", {"object_index": lambda a: a["object_index"].float()},
+              TypeError),
+            E("boxes", "non-negative", {"boxes": lambda a: _negative_length(a["boxes"])}),
+            E("boxes", r"\[5, 3, 5\]", {"boxes": lambda a: a["boxes"][:, :-1],
+                                        "valid": lambda a: a["valid"][:, :-1]}),  # T + 1 steps
+            E("pred", r"\[3, 3, 1, 2\]", {"pred": lambda a: a["pred"][:, :, :1],
+                                          "boxes": lambda a: a["boxes"][:, :2],
+                                          "valid": lambda a: a["valid"][:, :2]}),  # no heading
+            E("valid", r"torch\.int64", {"valid": lambda a: a["valid"].long()}, TypeError),
+            E("measurement_step", "got 3", {"measurement_step": 3}),
+            E("measurement_step", "got -1", {"measurement_step": -1}),
+            E("measurement_step", "float", {"measurement_step": 1.0}, TypeError),
+        ],
+        free_size=("boxes",),  # the scene's objects, not the predicted ones
+        empty="pred",
+    ),
 ]
+
+
+def _overlap_scene(g, b, dt):
+    """b predicted objects (K modes, T steps) in a scene of b + 2 logged objects."""
+    n_objects = b + 2
+    boxes = torch.cat([randn(g, n_objects, T, 2, dt=dt, scale=3.0),
+                       rand(g, n_objects, T, 2, dt=dt, low=1.0, high=4.0),
+                       rand(g, n_objects, T, 1, dt=dt, high=6.0)], dim=-1)  # 1 + (T - 1) steps
+    pred = randn(g, b, K, T - 1, 2, dt=dt, scale=3.0)
+    index = torch.randperm(n_objects, generator=g)[:b]
+    return S(pred, rand(g, b, K, dt=dt), index, boxes, bools(g, n_objects, T, p=0.8))
+
+
+def _negative_length(boxes):
+    boxes = boxes.clone()
+    boxes[0, 0, 2] = -1.0
+    return boxes

@@ -14,7 +14,7 @@ The package, by concern (every public name is importable from ``lossbook.metrics
 - ``detection``: box IoU, greedy matching by score, interpolated AP, COCO-style detection mAP;
 - ``uncertainty``: bootstrap intervals by group, equal-width / equal-mass and classwise
   calibration error, the Brier score;
-- ``motion``: Waymo's motion-forecasting mAP and Soft mAP.
+- ``motion``: Waymo's motion-forecasting mAP, Soft mAP and overlap rate.
 """
 
 # In the order of the concerns (the API reference lists the members in this order).
@@ -44,7 +44,7 @@ from .detection import (
     detection_average_precision,
 )
 from .uncertainty import bootstrap_recall_ci, calibration_error, brier_score
-from .motion import motion_average_precision
+from .motion import motion_average_precision, overlap_rate
 # isort: on
 
 __all__ = [
@@ -65,6 +65,7 @@ __all__ = [
     "motion_average_precision",
     "miss_rate",
     "ndcg",
+    "overlap_rate",
     "precision_at_k",
     "precision_recall_curve",
     "precision_recall_f1",
