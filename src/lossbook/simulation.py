@@ -179,15 +179,15 @@ def _separated_on_axes_of(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     ca, sa = torch.cos(a[..., 4]), torch.sin(a[..., 4])
     cb, sb = torch.cos(b[..., 4]), torch.sin(b[..., 4])
     dx, dy = b[..., 0] - a[..., 0], b[..., 1] - a[..., 1]
-    separated = torch.zeros(torch.broadcast_shapes(a.shape, b.shape)[:-1], dtype=torch.bool,
-                            device=a.device)
+    # (no torch.broadcast_shapes here or below: its first call imports sympy, about 1 s)
+    separated = []
     # axis 1: a's heading (ca, sa), a's half-extent l/2; axis 2: (-sa, ca), a's half-extent w/2
     for ux, uy, own in ((ca, sa, a[..., 2] / 2), (-sa, ca, a[..., 3] / 2)):
         centre_gap = (dx * ux + dy * uy).abs()
         # half-extent of b projected on u: l_b/2 |u . e1_b| + w_b/2 |u . e2_b|
         other = b[..., 2] / 2 * (ux * cb + uy * sb).abs() + b[..., 3] / 2 * (-ux * sb + uy * cb).abs()
-        separated |= centre_gap >= own + other
-    return separated
+        separated.append(centre_gap >= own + other)
+    return separated[0] | separated[1]
 
 
 def box_overlap(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
@@ -219,14 +219,14 @@ def box_overlap(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
     """
     _check_boxes("boxes_a", boxes_a)
     _check_boxes("boxes_b", boxes_b)
+    check_device("boxes_b", boxes_b, "boxes_a", boxes_a)
     try:
-        torch.broadcast_shapes(boxes_a.shape, boxes_b.shape)
+        torch.broadcast_tensors(boxes_a[..., 0], boxes_b[..., 0])  # views: no data touched
     except RuntimeError:
         raise ValueError(
             f"boxes_b: shape {list(boxes_b.shape)} does not broadcast with boxes_a"
             f" {list(boxes_a.shape)}"
         ) from None
-    check_device("boxes_b", boxes_b, "boxes_a", boxes_a)
     return ~(_separated_on_axes_of(boxes_a, boxes_b) | _separated_on_axes_of(boxes_b, boxes_a))
 
 
