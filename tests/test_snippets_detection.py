@@ -57,3 +57,42 @@ def test_box_iou_values_and_gradients():
     g_lib = torch.autograd.grad((lib * w).sum(), (a, b))
     for x, y in zip(g_ours, g_lib):
         assert torch.allclose(x, y, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_motion_map_equals_library(soft):
+    for seed in range(4):
+        g = torch.Generator().manual_seed(seed)
+        scores = torch.round(torch.rand(30, 6, generator=g, dtype=torch.float64) * 10) / 10  # ties
+        matched = torch.rand(30, 6, generator=g) < 0.3
+        types = torch.randint(0, 8, (30,), generator=g)
+        ours = SNIPPET["motion_map"](scores, matched, types, soft=soft)
+        lib = lossbook.motion_average_precision(scores, matched, types, soft=soft)
+        assert ours.item() == pytest.approx(lib.item(), abs=1e-12), seed
+
+
+def _overlap_scene(seed, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    u = lambda *shape: torch.rand(*shape, generator=g, dtype=dtype)  # noqa: E731
+    centres = 12 * u(6, 1, 2) + (2 * u(6, 1, 2) - 1) * torch.arange(5, dtype=dtype)[:, None]
+    boxes = torch.cat([centres, 1 + 3 * u(6, 5, 2), 6.3 * u(6, 5, 1)], -1)
+    valid = torch.rand(6, 5, generator=g) < 0.8
+    index = torch.randperm(6, generator=g)[:4]
+    pred = centres[index, None, 1:] + 2 * torch.randn(4, 3, 4, 2, generator=g, dtype=dtype)
+    return pred, u(4, 3), index, boxes, valid
+
+
+def test_overlap_rate_equals_library():
+    rates = set()
+    for seed in range(6):
+        scene = _overlap_scene(seed)
+        ours, lib = SNIPPET["overlap_rate"](*scene), lossbook.overlap_rate(*scene)
+        assert ours.item() == lib.item(), seed
+        rates.add(lib.item())
+    assert len(rates) >= 3  # the scenes give different rates, 0 < rate < 1 among them
+    scene = _overlap_scene(1, dtype=torch.float32)
+    assert SNIPPET["overlap_rate"](*scene).item() == lossbook.overlap_rate(*scene).item()
+    # touching end to end is not an overlap, in both
+    a, b = torch.tensor([0.0, 0.0, 4.0, 2.0, 0.0]), torch.tensor([[4.0, 0.0, 4.0, 2.0, 0.0],
+                                                                  [3.9, 0.0, 4.0, 2.0, 0.0]])
+    assert SNIPPET["boxes_overlap"](a, b).tolist() == lossbook.box_overlap(a, b).tolist() == [False, True]

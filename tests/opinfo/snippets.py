@@ -201,9 +201,20 @@ def _detection_samples() -> dict:
         xy = rand(g, n, 2, high=8.0)
         return torch.cat([xy, xy + 1 + 3 * rand(g, n, 2)], dim=1)
 
+    def oriented(g, *shape):  # (x, y, length, width, heading)
+        return torch.cat([rand(g, *shape, 2, high=8.0), rand(g, *shape, 2, low=1.0, high=4.0),
+                          rand(g, *shape, 1, high=6.0)], dim=-1)
+
     return {
         "detection.py:box_iou": lambda g: S(boxes(g, 3), boxes(g, 2)),
         "detection.py:detection_ap": lambda g: S(boxes(g, 4), rand(g, 4), boxes(g, 3), 0.5),
+        "detection.py:motion_map": "selects each bucket's samples with boolean masks (data-dependent"
+                                   " sizes); equal to the library in test_snippets_detection",
+        "detection.py:box_corners": lambda g: S(oriented(g, 3)),
+        "detection.py:boxes_overlap": lambda g: S(oriented(g, 3, 1), oriented(g, 2)),
+        "detection.py:overlap_rate": lambda g: S(rand(g, 2, 3, 4, 2, high=8.0), rand(g, 2, 3),
+                                                 torch.tensor([0, 2]), oriented(g, 4, 5),
+                                                 torch.ones(4, 5, dtype=torch.bool)),
     }
 
 
