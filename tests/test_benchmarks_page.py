@@ -6,6 +6,7 @@ made-up results, where every value is known, and the built page against bench/re
 
 from __future__ import annotations
 
+import functools
 import html
 import importlib.util
 import json
@@ -27,7 +28,13 @@ def _module(path: Path, name: str):
 
 
 hook = _module(ROOT / "docs" / "hooks" / "benchmarks.py", "lossbook_hook_benchmarks")
-figures = _module(ROOT / "docs" / "figures" / "benchmarks.py", "lossbook_figures_benchmarks_test")
+
+
+@functools.cache
+def _figures():
+    """The figure module, loaded by the figure tests only (it imports matplotlib.pyplot: about
+    a second that every test process would otherwise pay at collection)."""
+    return _module(ROOT / "docs" / "figures" / "benchmarks.py", "lossbook_figures_benchmarks_test")
 
 FAKE = {
     "measured_at": "2026-01-02T03:04:05+00:00",
@@ -110,6 +117,7 @@ def test_site_table_lists_every_page_and_flags_a_heavy_lesson():
 
 
 def test_figure_draws_one_ratio_bar_a_case_coloured_by_verdict():
+    figures = _figures()
     figure = figures.figure_benchmark_ratios(FAKE["results"])
     ratio_axis = figure.axes[0]
     bars = ratio_axis.patches
@@ -161,7 +169,7 @@ def test_update_replaces_only_the_rerun_case():
 
 
 def test_phone_figure_names_each_case_over_its_bar():
-    figure = figures.figure_benchmark_ratios(FAKE["results"], phone=True)
+    figure = _figures().figure_benchmark_ratios(FAKE["results"], phone=True)
     (axis,) = figure.axes  # one column: no second panel squeezed beside the first
     assert [round(b.get_width(), 6) for b in axis.patches] == [0.5, 1.5, 3.0]
     texts = [t.get_text() for t in axis.texts]

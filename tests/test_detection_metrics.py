@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import average_precision_score
+from lazy_import import lazy
 
 import lossbook
 from lossbook import (
@@ -20,6 +20,8 @@ from lossbook import (
     interpolated_average_precision,
     match_detections,
 )
+
+skm = lazy("sklearn.metrics")
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "coco_ap.json").read_text())
 COCO_THRESHOLDS = np.linspace(0.5, 0.95, 10).tolist()  # pycocotools' iouThrs
@@ -152,7 +154,7 @@ def test_step_equals_sklearn():
     scores = torch.round(scores * 4) / 4  # ties: one threshold each, as scikit-learn groups them
     precision, recall, _ = lossbook.precision_recall_curve(scores, target)
     ours = interpolated_average_precision(precision, recall, method="step").item()
-    assert ours == pytest.approx(average_precision_score(target.numpy(), scores.numpy()), abs=1e-12)
+    assert ours == pytest.approx(skm.average_precision_score(target.numpy(), scores.numpy()), abs=1e-12)
 
 
 def test_coco_levels_are_numpy_linspace_values():

@@ -10,8 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import minimize_scalar
-from sklearn import metrics as skm
+from lazy_import import lazy
 
 from lossbook import (
     average_precision,
@@ -32,6 +31,9 @@ from lossbook import (
     waymo_miss_rate,
     waymo_miss_thresholds,
 )
+
+skm = lazy("sklearn.metrics")
+optimize = lazy("scipy.optimize")
 
 
 def tied_scores(rng, n, levels):
@@ -269,7 +271,7 @@ def _nll(logits, target, t):
 def test_fit_temperature_equals_scipy_and_keeps_accuracy(sharpen):
     logits, target = _overconfident(0, sharpen=sharpen)
     t = fit_temperature(logits, target)
-    ref = minimize_scalar(lambda x: _nll(logits, target, x), bounds=(0.05, 20), method="bounded",
+    ref = optimize.minimize_scalar(lambda x: _nll(logits, target, x), bounds=(0.05, 20), method="bounded",
                           options={"xatol": 1e-9})
     assert t == pytest.approx(ref.x, rel=1e-5)
     assert t == pytest.approx(sharpen, rel=0.1)  # recovers the sharpening factor
