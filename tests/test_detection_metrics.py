@@ -413,6 +413,14 @@ def test_overlap_rate_hand_made_cases():
     # an overlap after the measurement step does not count
     assert _rate(_two_objects(crash, parked), measurement_step=0) == 0.0
     assert _rate(_two_objects(crash, parked), measurement_step=1) == 1.0
+    # a box of zero length or width has zero area, so zero intersection area (Waymo's `> 0`),
+    # even lying inside the other box: the object's own (say an invalid step logged as 0 x 0) or
+    # the other's (a zero-width segment across the predicted box)
+    inside = [[9.0, 0.0], [10.0, 0.0]]
+    assert _rate(_two_objects(inside, parked, own_size=(0.0, 0.0))) == 0.0
+    assert _rate(_two_objects(inside, parked, own_size=(3.0, 0.0))) == 0.0
+    assert _rate(_two_objects(inside, [10.0, 0.0, 6.0, 0.0, 0.5])) == 0.0
+    assert _rate(_two_objects(inside, [10.0, 0.0, 6.0, 0.1, 0.5])) == 1.0
 
 
 def test_overlap_rate_uses_the_most_confident_mode_and_not_itself():

@@ -96,3 +96,9 @@ def test_overlap_rate_equals_library():
     a, b = torch.tensor([0.0, 0.0, 4.0, 2.0, 0.0]), torch.tensor([[4.0, 0.0, 4.0, 2.0, 0.0],
                                                                   [3.9, 0.0, 4.0, 2.0, 0.0]])
     assert SNIPPET["boxes_overlap"](a, b).tolist() == lossbook.box_overlap(a, b).tolist() == [False, True]
+    # a flat box (zero width) inside another has zero intersection area: no overlap, in both
+    boxes = torch.tensor([[[0.0, 0.0, 4.0, 2.0, 0.0]] * 3, [[10.0, 0.0, 4.0, 2.0, 0.0]] * 3])
+    boxes[0, 1:, 3] = 0.0
+    scene = (torch.tensor([[[[9.0, 0.0], [10.0, 0.0]]]]), torch.ones(1, 1), torch.tensor([0]), boxes,
+             torch.ones(2, 3, dtype=torch.bool))
+    assert SNIPPET["overlap_rate"](*scene).item() == lossbook.overlap_rate(*scene).item() == 0.0

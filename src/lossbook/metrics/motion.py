@@ -126,7 +126,9 @@ def overlap_rate(
       \text{overlap rate} = \frac1B \sum_b o_b.$$
 
     One overlap counts once per object however many steps or objects it hits, and touching
-    boxes (zero area) do not overlap ([box_overlap][lossbook.simulation.box_overlap] decides).
+    boxes (zero area) do not overlap ([box_overlap][lossbook.simulation.box_overlap] decides);
+    nor does a box of zero length or width (zero area, so zero intersection area, as in Waymo's
+    area test), which `box_overlap` alone would count when it lies inside another box.
     This follows waymo-open-dataset's `ComputeOverlapRate` and `PredictionToPolygon`
     (motion_metrics.cc and motion_metrics_utils.cc, commit 99a4cb3) for single-object
     predictions of one scene. Waymo reports the rate per object type and measurement step
@@ -136,7 +138,10 @@ def overlap_rate(
     Args:
         pred: predicted centres at the $T$ prediction steps (the first is one step after the
             prediction time, as in Waymo's submissions).
-        scores: the confidence of each predicted trajectory; only the arg max is used.
+        scores: the confidence of each predicted trajectory; only the arg max is used. Waymo
+            keeps the first `max_predictions` (6) trajectories and divides their confidences
+            by the sum of all of them, which leaves the arg max of non-negative confidences
+            unchanged: pass at most 6 non-negative scores to match it.
         object_index: which object of the scene (the row of `boxes`) each prediction is for.
         boxes: the logged `(x, y, length, width, heading)` of every object in the scene at the
             prediction time (index 0) and at the $T$ prediction steps after it.
@@ -225,6 +230,8 @@ def overlap_rate(
     own = torch.cat([path[:, : measurement_step + 1], size, heading[:, : measurement_step + 1, None]],
                     dim=-1)  # [B, m + 1, 5]
     hit = box_overlap(own.unsqueeze(1), boxes[None, :, upto].to(dtype))  # [B, A, m + 1]
+    # zero area, zero intersection area: box_overlap would count a flat box lying inside another
+    hit = hit & (size > 0).all(-1)[:, None] & (boxes[None, :, upto, 2:4] > 0).all(-1)
     present = valid[:, upto] & valid[:, :1]  # valid at the step and at the prediction time
     other = object_index[:, None] != torch.arange(n_objects, device=object_index.device)
     overlapped = (hit & present & other[..., None]).flatten(1).any(dim=1)
