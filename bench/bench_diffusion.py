@@ -1,5 +1,5 @@
 """Diffusion lessons: q_sample and the DDPM training loss against plain formulas (forward +
-backward), and the reverse step against the textbook one-liner. Validation is the only extra work
+backward), and the DDPM and DDIM reverse steps against the textbook one-liners. Validation is the only extra work
 the library does; these cases keep it small."""
 
 from __future__ import annotations
@@ -82,6 +82,39 @@ def plain_ddpm_step():
     return step
 
 
+# DDIM jumps of a respaced sampler: deterministic (eta = 0), DDPM-like with noise (eta = 1),
+# and the last jump to the clean end (t_prev = -1, alpha_bar_prev = 1)
+DDIM_JUMPS = ((999, 949, 0.0), (500, 450, 1.0), (49, -1, 0.0))
+
+
+def ddim_step():
+    x0, _, noise = _inputs()
+    x, eps = x0.detach(), noise
+
+    def step():
+        for t, t_prev, eta in DDIM_JUMPS:
+            lossbook.ddim_step(eps, x, t, t_prev, AB, eta=eta, noise=noise)
+
+    return step
+
+
+def plain_ddim_step():
+    x0, _, noise = _inputs()
+    x, eps = x0.detach(), noise
+
+    def step():
+        for t, t_prev, eta in DDIM_JUMPS:
+            a_t = AB[t].item()
+            a_prev = AB[t_prev].item() if t_prev >= 0 else 1.0
+            x0_hat = (x - (1 - a_t) ** 0.5 * eps) / a_t**0.5
+            sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) ** 0.5
+            out = a_prev**0.5 * x0_hat + (1 - a_prev - sigma**2) ** 0.5 * eps
+            if sigma > 0:
+                out = out + sigma * noise
+
+    return step
+
+
 CASES = [
     Case(
         "q_sample B=256 D=3072", "lossbook.q_sample", "plain formula", q_sample, plain_q_sample, 1.3
@@ -101,6 +134,15 @@ CASES = [
         ddpm_step,
         plain_ddpm_step,
         1.3,
+        memory=False,
+    ),
+    Case(
+        "ddim_step B=256 D=3072 (3 jumps, eta 0 and 1)",
+        "lossbook.ddim_step",
+        "plain formula",
+        ddim_step,
+        plain_ddim_step,
+        1.1,
         memory=False,
     ),
 ]
