@@ -6,11 +6,14 @@ by its own count does not.
 """
 
 import pytest
+import torch
 
 from lossbook.patterns import ddp_demo
 
-# One worker runs the module, so the 2-process run happens once per test session.
-pytestmark = pytest.mark.xdist_group("ddp")
+# ddp_demo is memoised per process: with the Loss patterns page's blocks on the same worker, its
+# demo block and these tests share one 2-process run (each run costs about 10 CPU seconds: every
+# spawned rank imports torch and DDP's torch._dynamo).
+pytestmark = pytest.mark.xdist_group("docs/loss-patterns.md")
 
 
 @pytest.fixture(scope="module")
@@ -34,3 +37,11 @@ def test_every_rank_ends_with_the_same_gradient(result):
 
 def test_the_ranks_loss_shares_add_up_to_the_global_loss(result):
     assert abs(result.extra["loss_ddp_global"] - result.extra["loss_single"]) < 1e-5
+
+
+def test_a_second_call_returns_a_copy_of_the_same_run(result):
+    again = ddp_demo(2, num_microbatches=2, seed=0)
+    assert again is not result and again.grad_global is not result.grad_global  # callers cannot alias
+    assert again.tokens_per_rank == result.tokens_per_rank
+    assert torch.equal(again.grad_global, result.grad_global)
+    assert torch.equal(again.grad_local, result.grad_local)
