@@ -97,6 +97,28 @@ def relative(path: Path) -> str:
 
 
 def collect(path: Path, *, base: Path = ROOT) -> list[Block]:
+    """The runnable blocks of a page, snippets expanded from ``base`` (the repository's by default).
+
+    A page as the repository holds it is collected once per process (test_docs, test_notebooks,
+    test_snippet_mutations and the browser tests all ask for the same pages); the cache is keyed
+    by the page's and the snippets' modification times, so an edited file is read again.
+    """
+    if base == ROOT:
+        return list(_collect_cached(path, _stamp(path)))
+    return _collect(path, base=base)
+
+
+def _stamp(path: Path) -> tuple:
+    files = [path, *sorted((ROOT / "snippets").glob("*.py"))]
+    return tuple(f.stat().st_mtime_ns for f in files)
+
+
+@cache
+def _collect_cached(path: Path, stamp: tuple) -> tuple[Block, ...]:
+    return tuple(_collect(path, base=ROOT))
+
+
+def _collect(path: Path, *, base: Path) -> list[Block]:
     source = path.read_text(encoding="utf-8")
     expanded = expand(source, base=base)
     mapping = line_map(source, expanded)

@@ -5,6 +5,7 @@ The hook (docs/hooks/quiz.py) is loaded from its file, as mkdocs loads it.
 
 from __future__ import annotations
 
+import functools
 import html as htmllib
 import importlib.util
 import math
@@ -33,19 +34,29 @@ quiz = _load_hook()
 QUIZ_PAGES = [p for p in pages() if "```quiz" in p.read_text(encoding="utf-8")]
 
 
-def numeric_questions():
-    """Every numeric question of the pages that parse (a page that does not fails its own test)."""
-    found = []
-    for page in QUIZ_PAGES:
-        try:
-            questions = quiz.page_quizzes(page.read_text(encoding="utf-8"), relative(page))
-        except quiz.QuizError:
-            continue
-        found += [q for q in questions if q.kind == "number"]
-    return found
+@functools.cache
+def page_questions(page: Path) -> list:
+    """The parsed questions of a page (YAML: parsed once per process, when a test needs them)."""
+    return quiz.page_quizzes(page.read_text(encoding="utf-8"), relative(page))
 
 
-NUMERIC = numeric_questions()
+def numeric_wheres() -> list[str]:
+    """``page:line`` of every numeric question, found without parsing the YAML at collection
+    (a quiz block with a top-level ``compute:`` key; the parser refuses one that also has
+    ``options``)."""
+    return [f"{relative(page)}:{block.line}" for page in QUIZ_PAGES
+            for block in quiz.find_blocks(page.read_text(encoding="utf-8"))
+            if block.kind == "quiz" and re.search(r"^compute:", block.body, re.MULTILINE)]
+
+
+def numeric_question(where: str):
+    page, _, line = where.rpartition(":")
+    (q,) = [q for q in page_questions(ROOT / page) if q.line == int(line)]
+    assert q.kind == "number", f"{where}: found as a numeric question, parsed as {q.kind}"
+    return q
+
+
+NUMERIC = numeric_wheres()
 
 
 def test_the_example_pages_have_quizzes():
@@ -54,7 +65,9 @@ def test_the_example_pages_have_quizzes():
 
 @pytest.mark.parametrize("page", QUIZ_PAGES, ids=relative)
 def test_page_quiz_is_well_formed(page):
-    questions = quiz.page_quizzes(page.read_text(encoding="utf-8"), relative(page))
+    questions = page_questions(page)
+    wheres = {f"{relative(page)}:{q.line}" for q in questions if q.kind == "number"}
+    assert wheres == {w for w in NUMERIC if w.startswith(f"{relative(page)}:")}, "numeric questions found"
     assert 5 <= len(questions) <= 10, f"{relative(page)}: {len(questions)} quiz questions (5 to 10)"
     assert sum(q.kind == "number" for q in questions) >= 2, f"{relative(page)}: fewer than 2 numeric questions"
 
@@ -87,10 +100,11 @@ def _scale(result):
     return result
 
 
-@pytest.mark.parametrize("q", NUMERIC, ids=[q.where for q in NUMERIC])
-def test_numeric_key_is_computed_by_the_library(q):
+@pytest.mark.parametrize("where", NUMERIC)
+def test_numeric_key_is_computed_by_the_library(where):
     """The key is what the library computes now, and it moves when the library does: a literal,
     or an expression that only mentions ``lossbook`` without depending on it, fails here."""
+    q = numeric_question(where)
     key = quiz.evaluate(q).answer
     assert math.isfinite(key)
     scope = quiz.namespace()
@@ -100,16 +114,17 @@ def test_numeric_key_is_computed_by_the_library(q):
         f"{q.where}: the key {key} does not change when the library's results are perturbed")
 
 
-@pytest.mark.parametrize("q", NUMERIC, ids=[q.where for q in NUMERIC])
-def test_shown_key_rounds_within_the_tolerance(q):
+@pytest.mark.parametrize("where", NUMERIC)
+def test_shown_key_rounds_within_the_tolerance(where):
+    q = numeric_question(where)
     key = quiz.evaluate(q).answer
     assert abs(float(q.shown(key)) - key) <= q.tolerance / 2 + 1e-12
 
 
 def test_some_keys_against_independent_formulas():
     """A few keys recomputed here from their formulas, without the library."""
-    by_question = {q.compute: quiz.evaluate(q).answer for q in NUMERIC  # the two example pages' questions
-                   if q.page in {"docs/custom-losses.md", "docs/metrics.md"}}
+    by_question = {q.compute: quiz.evaluate(q).answer for q in map(numeric_question, NUMERIC)
+                   if q.page in {"docs/custom-losses.md", "docs/metrics.md"}}  # the two example pages
     focal = [v for c, v in by_question.items() if "gamma=2.0) / lossbook.focal_loss" in c]
     assert focal and focal[0] == pytest.approx((1 - 0.9) ** 2, abs=1e-9)
     wta = [v for c, v in by_question.items() if c.startswith("lossbook.wta_trajectory_loss")]
@@ -225,7 +240,7 @@ def test_built_pages_carry_the_library_keys(built_site):
         url = page.relative_to(DOCS).with_suffix("")
         url = url.parent if url.name == "index" else url
         built = (site / url / "index.html").read_text(encoding="utf-8")
-        questions = quiz.page_quizzes(page.read_text(encoding="utf-8"), relative(page))
+        questions = page_questions(page)
         for number, q in enumerate(questions, 1):
             found = re.search(rf'<div class="lb-quiz"([^>]*) id="quiz-{number}"', built)
             assert found, f"{q.where}: quiz-{number} is not on the built page"
