@@ -16,7 +16,15 @@ MODULES = sorted(
 )
 
 
-@pytest.mark.parametrize("name", MODULES)
+# lossbook.diffusion_toy's examples train the lesson's toy model (seconds of CPU, memoised per
+# process): they run on the worker of the lesson's blocks, which trains it anyway.
+SHARED_WORKER = {"lossbook.diffusion_toy": "docs/diffusion-for-simulation.md"}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=[pytest.mark.xdist_group(SHARED_WORKER[n])] if n in SHARED_WORKER else [])
+    for n in MODULES
+])
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder()

@@ -9,6 +9,7 @@ the site, and every lesson page of the built site links to a notebook that is th
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import io
 import json
@@ -46,6 +47,12 @@ def src_uri(page: Path) -> str:
 
 LESSONS = [p for p in pages() if hook.is_lesson(src_uri(p)) and "hooks" not in p.parts]
 WITH_CODE = [p for p in LESSONS if any(b.syntax == "python" for b in collect(p))]
+
+
+@functools.cache
+def notebook(page: Path) -> dict:
+    """The notebook the hook builds for a page, built once per process (the tests only read it)."""
+    return hook.build_notebook(page, src_uri(page), config())
 
 
 def code_of(cell: dict) -> tuple[str, str]:
@@ -97,7 +104,7 @@ def test_there_are_lessons_with_code():
 
 @pytest.mark.parametrize("page", WITH_CODE, ids=relative)
 def test_code_cells_are_exactly_the_tested_blocks(page):
-    nb = hook.build_notebook(page, src_uri(page), config())
+    nb = notebook(page)
     assert nb is not None
     want = blocks_of(page)
     got = shown(nb)
@@ -110,7 +117,7 @@ def test_code_cells_are_exactly_the_tested_blocks(page):
 
 @pytest.mark.parametrize("page", WITH_CODE, ids=relative)
 def test_notebook_is_valid_nbformat_4(page):
-    nb = hook.build_notebook(page, src_uri(page), config())
+    nb = notebook(page)
     nb = json.loads(json.dumps(nb))  # what is written is JSON
     assert nb["nbformat"] == 4 and nb["nbformat_minor"] >= 5
     assert nb["metadata"]["kernelspec"]["language"] == "python"
@@ -130,7 +137,7 @@ def test_notebook_is_valid_nbformat_4(page):
 
 @pytest.mark.parametrize("page", WITH_CODE, ids=relative)
 def test_prose_works_outside_the_site(page):
-    nb = hook.build_notebook(page, src_uri(page), config())
+    nb = notebook(page)
     prose = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     site = mkdocs_config()["site_url"]
     assert prose.startswith("# ") and site in prose
@@ -153,7 +160,7 @@ def test_the_notebook_runs_top_to_bottom_in_one_kernel(page):
     """
     from lossbook.kata import _one_thread  # small tensors: one thread, no contention
 
-    nb = hook.build_notebook(page, src_uri(page), config())
+    nb = notebook(page)
     namespace = {"__name__": "__main__"}
     with _one_thread():
         _run_cells(nb, namespace, page)
@@ -247,7 +254,9 @@ class _Links(HTMLParser):
             self.links.append(attrs)
 
 
+@functools.cache
 def parse(path: Path) -> _Links:
+    """A built page's links and ids, parsed once per process (several katas share a lesson page)."""
     parser = _Links()
     parser.feed(path.read_text(encoding="utf-8"))
     return parser
