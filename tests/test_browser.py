@@ -8,17 +8,28 @@ without touching this file) and must:
   aborted);
 - show its math rendered as MathML laid out by the browser (no raw ``$...$``, ``\\(``, ``\\[`` or
   LaTeX command left in the text) and its figures loaded (``naturalWidth > 0``);
-- give every code block a copy button whose copied text (read back from the clipboard after a real
-  click) equals the block as the docs tests run it; a few copied Python blocks of every page are
-  run again in a subprocess, as a reader who pastes them would;
+- give every code block exactly one copy button that copies that block, and the block as the
+  docs tests run it: the first block's button gets a real click and the clipboard is read back;
+  every button's copy target is its own block, and the text the theme copies from it (derived as
+  the theme derives it, and equal to the real click's result for the first block) is the code of
+  a block in the page source;
 - switch its content tabs;
-- lay out for its screen, at desktop (1280 px) and on a phone (390 x 844; the API reference in
-  its desktop tab narrowed to 390 px): no page wider than the screen; no figure drawn under 55 % of its natural
-  width (wide figures come with a phone variant the browser picks); everything that scrolls
-  sideways (display equations, tables) shows a fade where more is hidden, which moves as it
-  scrolls; no copy button over a line of code; checklists as task lists, not literal "[ ]"; on
-  desktop no lesson equation wider than its column;
+- lay out for its screen, at desktop (1280 px) and on a phone (390 x 844): no page wider than the
+  screen; no figure drawn under 55 % of its natural width (wide figures come with a phone variant
+  the browser picks); everything that scrolls sideways (display equations, tables) shows a fade
+  where more is hidden, which moves as it scrolls; no copy button over a line of code; checklists
+  as task lists, not literal "[ ]"; on desktop no lesson equation wider than its column;
 - (API reference) show every docstring example as a code block with its output, no blockquote.
+
+One tab serves every page a worker visits (a warm cache, as a reader moving through the site
+has); its records of errors and requests start empty for each page, and its storage is cleared,
+so each page is seen as on a first visit and its failures are reported against it. The phone
+checks narrow that desktop tab to 390 x 844 instead of loading the page again in a phone context:
+the CSS media queries see the same 390 px width, and the overflow check measures the page's
+scrollWidth against the screen's width, so a mobile browser widening its layout viewport to the
+content (the one thing touch emulation changes for these checks) is caught either way.
+``test_a_lesson_in_a_phone_browser_lays_out_as_in_the_narrowed_tab`` loads a lesson in a real
+mobile context (touch, 390 x 844) and checks that its layout facts are the narrowed tab's.
 
 Site-wide: search finds "focal" and lands on the Custom losses lesson, ranks that lesson first
 for "focal loss" and finds "retinanet" next to punctuation; the table of contents highlights
@@ -28,8 +39,7 @@ reference, at desktop (1280 px) and phone (390 px) widths, and of one lesson in 
 both widths, go to ``artifacts/screenshots/`` when LOSSBOOK_SCREENSHOTS=1 (tests/conftest.py).
 
 The module skips, saying why, where Playwright for Python or a Chromium binary is missing (set
-``LOSSBOOK_CHROMIUM`` to use another Chromium). ``LOSSBOOK_BROWSER_RUN_ALL=1`` runs every copied
-Python block instead of the first and the last of each page.
+``LOSSBOOK_CHROMIUM`` to use another Chromium).
 """
 
 from __future__ import annotations
@@ -39,9 +49,7 @@ import http.server
 import json
 import os
 import re
-import select
 import shutil
-import subprocess
 import sys
 import threading
 from dataclasses import dataclass
@@ -53,6 +61,7 @@ from docs_pages import DOCS, FENCE, ROOT, collect, expand, mkdocs_config, pages
 
 
 try:
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
     pytest.skip("Playwright for Python is not installed (pip install -e '.[test]'): "
@@ -76,8 +85,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 DESKTOP, PHONE = (1280, 900), (390, 844)
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
-RUN_ALL = os.environ.get("LOSSBOOK_BROWSER_RUN_ALL") == "1"
 # Raw LaTeX a reader would see if math were not rendered: delimiters or a command.
 RAW_LATEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|(?<![\w$])\$(?=\S)[^$\n]{1,200}(?<=\S)\$(?![\w$])"
                        r"|\\[A-Za-z]{2,}")
@@ -150,9 +157,16 @@ class _SiteHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _SiteServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A connection the browser dropped (a request it cancelled) is not an error of the site."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def serve(folder: Path) -> http.server.ThreadingHTTPServer:
     """Serve ``folder`` on 127.0.0.1 at a free port, in a daemon thread."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_SiteHandler, directory=str(folder)))
+    server = _SiteServer(("127.0.0.1", 0), functools.partial(_SiteHandler, directory=str(folder)))
     server.base = f"http://127.0.0.1:{server.server_port}/"
     site_url = mkdocs_config().get("site_url") or ""
     server.site_url = site_url if site_url.endswith("/") or not site_url else site_url + "/"
@@ -187,29 +201,56 @@ def screenshots():
 
 class Visit:
     """A browser tab on the served site that records what a reader must never meet: console errors,
-    uncaught exceptions, failed requests, HTTP errors and requests to another host."""
+    uncaught exceptions, failed requests, HTTP errors and requests to another host.
 
-    def __init__(self, browser, base_url: str, *, size=DESKTOP, mobile=False):
+    A tab can serve several pages: ``fresh()`` empties its records and its storage between them.
+    """
+
+    def __init__(self, browser, base_url: str, *, size=DESKTOP, mobile=False, search_index: str | None = None):
         self.base = base_url
         self.context = browser.new_context(
             viewport={"width": size[0], "height": size[1]}, device_scale_factor=1,
             is_mobile=mobile, has_touch=mobile, color_scheme="light", service_workers="block",
         )
         self.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url.rstrip("/"))
+        self.size = size
         self.errors: list[str] = []
         self.foreign: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.errors.append(f"uncaught exception: {error}"))
-        self.page.on("requestfailed", self._failed)
-        self.page.on("response", self._response)
+        # only requests for another host are routed (the pattern is matched in Playwright's
+        # driver: the local ones go on without a round trip to Python)
+        self.context.route(re.compile(r"^(?!" + re.escape(base_url) + r"|data:|blob:|about:)"), self._foreign)
+        if search_index is not None:  # served instead of the site's (see empty_search_index)
+            self.context.route(base_url + "search/search_index.json", lambda route: route.fulfill(
+                status=200, content_type="application/json", body=search_index))
+        self.page = self._open()
+
+    def _open(self):
+        page = self.context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught exception: {error}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+        return page
+
+    def fresh(self):
+        """Ready the tab for the next page, as a first visit: its own size, empty storage (the
+        theme remembers the colour scheme and the last content tab chosen), empty records."""
+        if self.page.is_closed():
+            self.page = self._open()
+        if self.page.url.startswith(self.base):
+            self.page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+        if self.page.viewport_size != {"width": self.size[0], "height": self.size[1]}:
+            self.page.goto("about:blank")  # resized with no page in it: nothing to lay out again
+            self.page.set_viewport_size({"width": self.size[0], "height": self.size[1]})
+        self.errors.clear()
+        self.foreign.clear()
+        return self
 
     def _local(self, url: str) -> bool:
         return url.startswith((self.base, "data:", "blob:", "about:"))
 
-    def _route(self, route):
-        if self._local(route.request.url):
+    def _foreign(self, route):
+        if self._local(route.request.url):  # not routed here; kept in case the pattern ever is
             route.continue_()
         else:
             self.foreign.append(route.request.url)
@@ -220,7 +261,10 @@ class Visit:
             self.errors.append(f"console error: {message.text} ({message.location.get('url', '')})")
 
     def _failed(self, request):
-        if self._local(request.url):
+        # net::ERR_ABORTED: the page itself cancelled the request (it navigated away, or a <picture>
+        # switched source on a resize), not a failure a reader meets; a missing file is an HTTP
+        # error (recorded below) and an unreachable server another net:: error
+        if self._local(request.url) and "ERR_ABORTED" not in (request.failure or ""):
             self.errors.append(f"request failed: {request.url} ({request.failure})")
 
     def _response(self, response):
@@ -245,12 +289,44 @@ class Visit:
         self.context.close()
 
 
+def empty_search_index(site: Path) -> str:
+    """The site's search index with its configuration and no documents.
+
+    Every page starts the theme's search worker, which fetches the site's one index (1.3 MB, the
+    same for every page) and builds it: about a second of CPU after each page load, for a search
+    no test but the search tests uses. The tab that visits every page gets this index instead;
+    the search tests load the real one (and fail on any error building it).
+    """
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    return json.dumps({**index, "docs": []})
+
+
+@pytest.fixture(scope="module")
+def no_search(built_site) -> str:
+    return empty_search_index(built_site[0])
+
+
+@pytest.fixture(scope="module")
+def shared_tab(browser, base_url, no_search):
+    tab = Visit(browser, base_url, size=DESKTOP, search_index=no_search)
+    yield tab
+    tab.close()
+
+
 @pytest.fixture
-def visit(browser, base_url):
+def tab(shared_tab) -> Visit:
+    """The module's desktop tab, fresh for this test (see ``Visit.fresh``)."""
+    return shared_tab.fresh()
+
+
+@pytest.fixture
+def visit(browser, base_url, no_search):
+    """New tabs in new browser contexts, for a test that needs a context of its own (a phone, the
+    real search index, fresh storage); closed after the test."""
     opened = []
 
-    def open_tab(**kwargs) -> Visit:
-        tab = Visit(browser, base_url, **kwargs)
+    def open_tab(*, search=False, **kwargs) -> Visit:
+        tab = Visit(browser, base_url, search_index=None if search else no_search, **kwargs)
         opened.append(tab)
         return tab
 
@@ -295,14 +371,6 @@ IMAGES_JS = """async () => {
                              height: i.naturalHeight}));
 }"""
 
-CODE_JS = r"""() => [...document.querySelectorAll('.md-content pre:has(> code)')].map((pre) => {
-  return {
-    api: Boolean(pre.closest('.doc')),
-    buttons: pre.querySelectorAll('[data-md-type="copy"], .md-clipboard').length,
-    text: pre.querySelector(':scope > code').textContent,
-  };
-})"""
-
 # Make an element visible as a reader would: open the collapsible blocks around it and select
 # the content tab that holds it.
 REVEAL = """(el) => {
@@ -319,8 +387,62 @@ REVEAL = """(el) => {
   }
 }"""
 
-# Click the copy button of every code block after the first (the first gets a real mouse click)
-# and read back what landed on the clipboard.
+# Every code block, shown as a reader would see it when copying (its folds opened, its tab
+# selected): its copy buttons, whether the one it has copies from its own <code>, and the text it
+# copies, derived as mkdocs-material 9.x derives it (integrations/clipboard: ClipboardJS on
+# "[data-clipboard-target], [data-clipboard-text]" copies the button's data-clipboard-text, or
+# else the text of its target element: with data-md-copying set on it (the theme's CSS then shows
+# the code inline and hides annotations), the data-copy of its nearest ancestor that has one, or
+# else its innerText; end trimmed). The first block's real click ties this to the mechanism: its
+# clipboard must read the same. The theme marks one target at a time; here every target is marked
+# at once (a block's text does not depend on another's display), folds are opened all at once and
+# the blocks shown are read together, so the page is laid out once per tab selection, not twice a
+# block.
+CODE_JS = """() => {
+  const reveal = %REVEAL%;
+  const pres = [...document.querySelectorAll('.md-content pre:has(> code)')];
+  const blocks = pres.map((pre) => {
+    const button = pre.querySelectorAll('[data-md-type="copy"], .md-clipboard');
+    const given = button.length === 1 ? button[0].getAttribute('data-clipboard-text') : null;
+    const selector = button.length === 1 ? button[0].getAttribute('data-clipboard-target') : null;
+    const target = given || !selector ? null : document.querySelector(selector);
+    return {
+      api: Boolean(pre.closest('.doc')), buttons: button.length,
+      text: pre.querySelector(':scope > code').textContent, shown: false,
+      own: target === pre.querySelector(':scope > code'),
+      target: target ? (target.closest('pre') || target).id || target.tagName : null,
+      copy: () => {
+        if (given) return given;
+        if (!target) return null;
+        const holder = target.closest('[data-copy]');
+        return (holder ? holder.getAttribute('data-copy') : target.innerText).trimEnd();
+      },
+      element: target,
+    };
+  });
+  const marked = blocks.map((b) => b.element).filter(Boolean);
+  for (const el of marked) el.setAttribute('data-md-copying', '');
+  for (const fold of document.querySelectorAll('.md-content details:not([open])')) {
+    fold.querySelector(':scope > summary').click();
+  }
+  let todo = [...pres.keys()].filter((k) => blocks[k].buttons === 1);
+  while (todo.length) {
+    let now = todo.filter((k) => pres[k].getClientRects().length > 0);
+    if (!now.length) {
+      reveal(pres[todo[0]]);
+      now = todo.filter((k) => pres[k].getClientRects().length > 0);
+    }
+    if (!now.length) {  // cannot be shown: reported as such
+      todo.shift();
+      continue;
+    }
+    for (const k of now) Object.assign(blocks[k], {shown: true, copied: blocks[k].copy()});
+    todo = todo.filter((k) => !now.includes(k));
+  }
+  for (const el of marked) el.removeAttribute('data-md-copying');
+  return blocks.map(({copy, element, ...rest}) => rest);
+}""".replace("%REVEAL%", REVEAL)
+
 READ_CLIPBOARD_JS = """async (sentinel) => {
   let text = sentinel;
   for (let wait = 0; text === sentinel && wait < 250; wait++) {  // copying is asynchronous, slow under load
@@ -329,26 +451,6 @@ READ_CLIPBOARD_JS = """async (sentinel) => {
   }
   return text;
 }"""
-
-COPY_REST_JS = """async (sentinel) => {
-  const reveal = %REVEAL%;
-  const readClipboard = %READ%;
-  const copied = [];
-  const blocks = [...document.querySelectorAll('.md-content pre:has(> code)')];
-  for (const pre of blocks.slice(1)) {
-    let text = sentinel;
-    // a second try after a frame: the theme may still be switching linked tabs from the last reveal
-    for (let attempt = 0; attempt < 2 && text === sentinel; attempt++) {
-      if (attempt) await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
-      reveal(pre);
-      await navigator.clipboard.writeText(sentinel);
-      pre.querySelector('[data-md-type="copy"], .md-clipboard').click();
-      text = await readClipboard(sentinel);
-    }
-    copied.push(text);
-  }
-  return copied;
-}""".replace("%REVEAL%", REVEAL).replace("%READ%", READ_CLIPBOARD_JS)
 
 H1_JS = """() => {
   const h1 = document.querySelector('.md-content h1');
@@ -420,26 +522,37 @@ def check_figures(page, site_page: SitePage, where: str):
     assert wanted <= shown, f"{where}: figures in the source but not on the page: {wanted - shown}"
 
 
-def check_copy_buttons(page, site_page: SitePage, where: str) -> list[tuple[str, str | None]]:
-    """Click every copy button; return the standalone Python blocks copied: (code, expected output)."""
-    blocks = page.evaluate(CODE_JS)
-    missing = [b["text"][:60] for b in blocks if b["buttons"] != 1]
-    assert not missing, f"{where}: code blocks without exactly one copy button: {missing}"
-    tested = collect(site_page.source)  # the blocks as tests/test_docs.py runs them
-    fences = source_fences(expand(site_page.source.read_text(encoding="utf-8")))
-    runnable: list[tuple[str, str | None]] = []
-    copied_texts = []
-    if blocks:  # the first block: a real click, as a reader's
+def check_copy_buttons(page, site_page: SitePage, where: str) -> int:
+    """Every code block has one copy button, which copies that block as the page source (and the
+    docs tests) have it; returns the number of copied Python blocks the docs tests run on their own.
+
+    The first block's button gets a real mouse click and the clipboard is read back; the others'
+    copied text is derived as the theme derives it (``THEME_COPY_TEXT``), which must give the
+    clipboard's text for the first block."""
+    clicked = None
+    if page.locator(".md-content pre:has(> code)").count():  # the first block: a real click, as a reader's
         pre = page.locator(".md-content pre:has(> code)").first
         pre.evaluate(REVEAL)
         page.evaluate("(text) => navigator.clipboard.writeText(text)", SENTINEL)
         pre.locator('[data-md-type="copy"], .md-clipboard').click()
-        copied_texts.append(page.evaluate(READ_CLIPBOARD_JS, SENTINEL))
-        copied_texts += page.evaluate(COPY_REST_JS, SENTINEL)
-    for index, (block, copied) in enumerate(zip(blocks, copied_texts, strict=True)):
-        copied = copied.rstrip("\n")
+        clicked = page.evaluate(READ_CLIPBOARD_JS, SENTINEL).rstrip("\n")
+    blocks = page.evaluate(CODE_JS)
+    missing = [b["text"][:60] for b in blocks if b["buttons"] != 1]
+    assert not missing, f"{where}: code blocks without exactly one copy button: {missing}"
+    if blocks:
+        assert clicked != SENTINEL, f"{where}: code block 1: a real click on its copy button copied nothing"
+        assert clicked == (blocks[0]["copied"] or "").rstrip("\n"), (
+            f"{where}: code block 1: the real click copied\n{clicked!r}\nbut the theme's rule gives"
+            f"\n{blocks[0]['copied']!r}")
+    tested = collect(site_page.source)  # the blocks as tests/test_docs.py runs them
+    fences = source_fences(expand(site_page.source.read_text(encoding="utf-8")))
+    standalone = 0
+    for index, block in enumerate(blocks):
         label = f"{where}: code block {index + 1} {block['text'][:50]!r}"
-        assert copied != SENTINEL, f"{label}: the copy button copied nothing"
+        assert block["shown"], f"{label}: not shown with its folds opened and its tab selected"
+        assert block["own"], f"{label}: its copy button copies another element ({block['target']!r})"
+        copied = (block["copied"] or "").rstrip("\n")
+        assert copied, f"{label}: the copy button copies nothing"
         assert copied == block["text"].rstrip("\n"), f"{label}: the copied text differs from the block shown"
         if block["api"]:
             continue  # docstring examples and signatures: the doctests check those
@@ -449,114 +562,68 @@ def check_copy_buttons(page, site_page: SitePage, where: str) -> list[tuple[str,
             # The docs tests run each block with the `cont` blocks after it appended, and their
             # parser drops unindented blank lines inside tabs: compare the non-blank lines.
             mine = _code_lines(copied)
-            starts = [t for t in tested if t.syntax == "python" and _code_lines(t.code)[:len(mine)] == mine]
-            if starts:  # runs on its own, as pasted (a `cont` block does not)
-                whole = [t for t in starts if _code_lines(t.code) == mine]
-                runnable.append((copied, whole[0].expected_output if whole else None))
-    return runnable
+            if any(t.syntax == "python" and _code_lines(t.code)[:len(mine)] == mine for t in tested):
+                standalone += 1  # runs on its own, as pasted (a `cont` block does not)
+    return standalone
 
 
-RUNNER = r"""
-import contextlib, io, json, os, sys, traceback
-replies = os.fdopen(int(sys.argv[1]), "w")
-for request in sys.stdin:
-    results = []
-    for code in json.loads(request):
-        out = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out):
-                exec(compile(code, "<copied block>", "exec"), {"__name__": "__main__"})
-            results.append({"stdout": out.getvalue(), "error": None})
-        except BaseException:
-            results.append({"stdout": out.getvalue(), "error": traceback.format_exc()})
-    replies.write(json.dumps(results) + "\n")
-    replies.flush()
-"""
-
-
-class BlockRunner:
-    """Runs copied blocks in a separate interpreter (the project's venv when there is one), each
-    as ``__main__`` in a fresh namespace, as a reader who pastes one into a file would. One process
-    serves the whole module (imports are paid once) and runs a page's blocks while the browser
-    works on the rest of the page."""
-
-    def __init__(self):
-        python = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
-        self._read, write = os.pipe()
-        env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS="1")
-        self.process = subprocess.Popen(
-            [python, "-c", RUNNER, str(write)], cwd=ROOT, env=env, text=True, pass_fds=(write,),
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        os.close(write)
-        self.replies = os.fdopen(self._read, "r")
-
-    def submit(self, codes: list[str]):
-        self.process.stdin.write(json.dumps(codes) + "\n")
-        self.process.stdin.flush()
-
-    def results(self, timeout: float = 300) -> list[dict]:
-        ready, _, _ = select.select([self.replies], [], [], timeout)
-        line = self.replies.readline() if ready else ""
-        if not line:
-            self.process.kill()
-            raise AssertionError(f"the copied blocks did not finish: {self.process.stderr.read()[-2000:]}")
-        return json.loads(line)
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
-        self.replies.close()
-
-
-@pytest.fixture(scope="module")
-def block_runner():
-    runner = BlockRunner()
-    yield runner
-    runner.close()
-
-
-def check_copied_blocks_run(runner: BlockRunner, blocks: list[tuple[str, str | None]], where: str):
-    for (code, expected), result in zip(blocks, runner.results(), strict=True):
-        assert result["error"] is None, f"{where}: a copied block fails when run:\n{code}\n{result['error']}"
-        if expected is not None:
-            assert result["stdout"] == expected, (
-                f"{where}: a copied block prints\n{result['stdout']}\nbut the page shows\n{expected}")
-
-
-TABS_JS = """() => {
+# Every content tab set switches: each label, clicked, shows its block and hides the others. The
+# labels are clicked a text at a time across all sets ("NumPy" in every set that has it, then one
+# look at every such set), so the page is laid out once per label text, not once per label; with
+# linked tabs the theme switches every set that has the text clicked, which is then the one to show.
+# The first label's text comes last, so the sets end as the page starts.
+TABS_JS = """(first) => {
+  const sets = [...document.querySelectorAll('.md-content .tabbed-set')].slice(first).map((set) => ({
+    set,
+    labels: [...set.querySelectorAll(':scope > .tabbed-labels > label')],
+    blocks: [...set.querySelectorAll(':scope > .tabbed-content > .tabbed-block')],
+  }));
   const report = [];
-  for (const set of [...document.querySelectorAll('.md-content .tabbed-set')].slice(1)) {
-    const labels = [...set.querySelectorAll(':scope > .tabbed-labels > label')];
-    const blocks = [...set.querySelectorAll(':scope > .tabbed-content > .tabbed-block')];
-    for (const k of [...labels.keys()].slice(1).concat([0])) {
-      labels[k].click();
-      const shown = blocks.map((b) => b.getClientRects().length > 0);
-      if (shown.some((v, j) => v !== (j === k))) report.push([labels[k].textContent, shown]);
+  const text = (label) => label.textContent.trim();
+  const good = sets.filter((s) => {
+    const texts = s.labels.map(text);
+    const ok = s.labels.length >= 2 && s.labels.length === s.blocks.length && new Set(texts).size === texts.length;
+    if (!ok) report.push(['malformed', texts, s.blocks.length]);
+    return ok;
+  });
+  const firsts = new Set(good.map((s) => text(s.labels[0])));
+  const texts = [...new Set(good.flatMap((s) => s.labels.map(text)))];
+  texts.sort((a, b) => firsts.has(a) - firsts.has(b));
+  for (const t of texts) {
+    const mine = good.filter((s) => s.labels.some((l) => text(l) === t));
+    for (const s of mine) s.labels.find((l) => text(l) === t).click();
+    for (const s of mine) {
+      const k = s.labels.findIndex((l) => text(l) === t);
+      const shown = s.blocks.map((b) => b.getClientRects().length > 0);
+      if (shown.some((v, j) => v !== (j === k))) report.push([t, shown]);
     }
   }
   return report;
 }"""
 
 
-def check_tabs(page, where: str) -> int:
-    """Click every label of every content tab set; exactly the selected block shows. The first
-    set gets real mouse clicks, the others clicks from script (same handlers, much faster)."""
+def check_tabs(page, where: str, *, real_clicks: bool) -> int:
+    """Click every label of every content tab set; exactly the selected block shows. With
+    ``real_clicks`` the first set gets real mouse clicks (on one page of the site: the mechanism
+    is the theme's, the same on every page), the others clicks from script (same handlers)."""
     sets = page.locator(".md-content .tabbed-set")
-    for s in range(sets.count()):
-        sets.nth(s).evaluate(REVEAL)
-        if s == 0:
-            labels = sets.nth(0).locator(":scope > .tabbed-labels > label")
-            blocks = sets.nth(0).locator(":scope > .tabbed-content > .tabbed-block")
-            assert labels.count() == blocks.count() >= 2, f"{where}: tab set 1 is malformed"
-            for k in [*range(1, labels.count()), 0]:
-                labels.nth(k).click()
-                visible = [blocks.nth(j).is_visible() for j in range(blocks.count())]
-                assert visible == [j == k for j in range(blocks.count())], (
-                    f"{where}: after clicking {labels.nth(k).inner_text()!r}, visible blocks {visible}")
-    if sets.count() > 1:
-        wrong = page.evaluate(TABS_JS)
+    count = sets.count()
+    if count and real_clicks:
+        sets.first.evaluate(REVEAL)
+        labels = sets.first.locator(":scope > .tabbed-labels > label")
+        blocks = sets.first.locator(":scope > .tabbed-content > .tabbed-block")
+        assert labels.count() == blocks.count() >= 2, f"{where}: tab set 1 is malformed"
+        for k in [*range(1, labels.count()), 0]:
+            labels.nth(k).click()
+            visible = [blocks.nth(j).is_visible() for j in range(blocks.count())]
+            assert visible == [j == k for j in range(blocks.count())], (
+                f"{where}: after clicking {labels.nth(k).inner_text()!r}, visible blocks {visible}")
+    if count > real_clicks:
+        # script clicks need the sets shown (a set inside a closed fold shows no block)
+        page.evaluate(f"() => document.querySelectorAll('.md-content .tabbed-set').forEach({REVEAL})")
+        wrong = page.evaluate(TABS_JS, 1 if real_clicks else 0)
         assert not wrong, f"{where}: tabs that do not switch: {wrong}"
-    return sets.count()
+    return count
 
 
 # Layout as a reader meets it. lossbook.js lays out the scroll cues and the copy buttons when the
@@ -606,6 +673,35 @@ SCROLL_CUE_JS = """async () => {
   await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
   return {after, back: [el.classList.contains('lossbook-more-left'), el.classList.contains('lossbook-more-right')]};
 }"""
+
+# After a resize the browser picks each <picture>'s source again: wait (a few frames at a time)
+# until every figure shows the source chosen for this width, loaded.
+FIGURES_SETTLED_JS = """async () => {
+  const wanted = (img) => {
+    const picture = img.parentElement && img.parentElement.tagName === 'PICTURE' ? img.parentElement : null;
+    const source = picture && [...picture.querySelectorAll(':scope > source')]
+      .find((s) => !s.media || matchMedia(s.media).matches);
+    return source ? new URL(source.srcset.trim().split(/\\s+/)[0], document.baseURI).href : img.src;
+  };
+  for (let tries = 0; tries < 100; tries++) {
+    await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+    const images = [...document.querySelectorAll('.md-content img')];
+    await Promise.all(images.map((i) => i.decode().catch(() => null)));
+    const pending = images.filter((i) => !i.complete || i.currentSrc !== wanted(i));
+    if (!pending.length) return [];
+    if (tries === 99) return pending.map((i) => [i.currentSrc, wanted(i)]);
+  }
+}"""
+
+
+def narrow_to_phone(page, where: str):
+    """The tab narrowed to a phone's 390 x 844, laid out and its figures switched (see the module
+    docstring for why this stands for a phone)."""
+    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    page.wait_for_function("(width) => window.innerWidth === width", arg=PHONE[0])
+    pending = page.evaluate(FIGURES_SETTLED_JS)
+    assert not pending, f"{where}: figures that did not switch to their source for {PHONE[0]}px: {pending}"
+
 
 MIN_FIGURE_SCALE = 0.55  # under this, matplotlib's 10-11 pt text is a few pixels high
 
@@ -680,49 +776,84 @@ def test_the_tested_pages_are_the_built_pages(built_site):
     assert built == {p.html for p in SITE_PAGES}, "the page list here and the built site disagree"
 
 
+def _has_tabs(site_page: SitePage) -> bool:
+    return '=== "' in site_page.source.read_text(encoding="utf-8")
+
+
+# The page whose first tab set gets real mouse clicks (the others get script clicks).
+REAL_TAB_CLICKS = next((p for p in SITE_PAGES if _has_tabs(p)), None)
+
+
 @pytest.mark.parametrize("site_page", SITE_PAGES, ids=[p.slug for p in SITE_PAGES])
-def test_page(site_page, visit, screenshots, block_runner):
+def test_page(site_page, tab, screenshots):
     where = site_page.url or "home page"
-    desktop = visit(size=DESKTOP)
-    page = desktop.goto(site_page.url)
+    page = tab.goto(site_page.url)
     assert page.locator(".md-content h1").count() == 1, f"{where}: no single <h1>"
     if not site_page.is_reference:
         page.screenshot(path=screenshots / f"{site_page.slug}-desktop.png", full_page=True)
 
     check_math(page, where)
     check_figures(page, site_page, where)
-    runnable = check_copy_buttons(page, site_page, where)
+    standalone = check_copy_buttons(page, site_page, where)
     has_python = any(b.syntax == "python" for b in collect(site_page.source))
-    assert runnable or not has_python, f"{where}: no copied Python block runs on its own"
-    chosen = runnable if RUN_ALL else list(dict.fromkeys([*runnable[:1], *runnable[-1:]]))
-    if chosen:
-        block_runner.submit([code for code, _ in chosen])
-    try:
-        check_tabs(page, where)
-        check_layout(page, site_page, where, phone=False)
-        if site_page.is_reference:
-            check_api_examples(page, site_page, where)
-            # the same tab narrowed to a phone (no second load of a long page; no screenshot)
-            page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
-            page.wait_for_function("() => window.innerWidth === %d" % PHONE[0])
-            check_layout(page, site_page, f"{where} (phone width)", phone=True)
-        desktop.assert_clean(where)
+    assert standalone or not has_python, f"{where}: no copied Python block is one the docs tests run on its own"
+    check_tabs(page, where, real_clicks=site_page == REAL_TAB_CLICKS)
+    check_layout(page, site_page, where, phone=False)
+    if site_page.is_reference:
+        check_api_examples(page, site_page, where)  # the markup does not change with the width
+    tab.assert_clean(where)
 
-        if not site_page.is_reference:
-            phone = visit(size=PHONE, mobile=True)
-            small = phone.goto(site_page.url)
-            check_layout(small, site_page, f"{where} (phone)", phone=True)
-            small.screenshot(path=screenshots / f"{site_page.slug}-phone.png", full_page=True)
-            phone.assert_clean(f"{where} (phone)")
-    finally:
-        if chosen:
-            check_copied_blocks_run(block_runner, chosen, where)
+    narrow_to_phone(page, f"{where} (phone)")
+    check_layout(page, site_page, f"{where} (phone)", phone=True)
+    if not site_page.is_reference:
+        page.screenshot(path=screenshots / f"{site_page.slug}-phone.png", full_page=True)
+    tab.assert_clean(f"{where} (phone)")
+
+
+# A lesson with figures that switch to a phone variant, tables and equations that scroll sideways
+PHONE_LESSON = "simulation-metrics/"
+
+PHONE_FACTS_JS = """() => {
+  window.lossbookLayout();
+  const root = document.querySelector('.md-content');
+  const shown = (el) => el.getClientRects().length > 0;
+  return {
+    innerWidth: window.innerWidth,
+    mediaPhone: matchMedia('(max-width: 720px)').matches,
+    figures: [...root.querySelectorAll('img')].filter(shown)
+      .map((i) => [i.currentSrc.split('/').pop(), Math.round(i.getBoundingClientRect().width)]),
+    scrollers: [...root.querySelectorAll('div.arithmatex, .md-typeset__scrollwrap, span.lossbook-wide-inline')]
+      .filter(shown).map((e) => [e.textContent.slice(0, 40), e.clientWidth, e.classList.contains('lossbook-more-right')]),
+    clearedCode: root.querySelectorAll('pre.lossbook-code-clear').length,
+  };
+}"""
+
+
+def test_a_lesson_in_a_phone_browser_lays_out_as_in_the_narrowed_tab(visit, tab):
+    """A real phone context (390 x 844, touch, mobile viewport) passes the phone checks, and lays
+    the lesson out as test_page's narrowed desktop tab does: same width, same figures at the same
+    sizes, the same elements scrolling sideways with their fades, the same code blocks given room
+    under their copy button. What test_page checks on the narrowed tab holds on a phone."""
+    lesson = next((p for p in SITE_PAGES if p.url == PHONE_LESSON), None)
+    assert lesson, f"{PHONE_LESSON} is not a page of the site: choose another lesson"
+    phone = visit(size=PHONE, mobile=True)
+    small = phone.goto(lesson.url)
+    small.evaluate(FIGURES_SETTLED_JS)
+    check_layout(small, lesson, f"{lesson.url} (phone context)", phone=True)
+    on_phone = small.evaluate(PHONE_FACTS_JS)
+    phone.assert_clean(f"{lesson.url} (phone context)")
+
+    page = tab.goto(lesson.url)
+    narrow_to_phone(page, f"{lesson.url} (narrowed)")
+    narrowed = page.evaluate(PHONE_FACTS_JS)
+    assert on_phone["figures"] and on_phone["scrollers"], f"{lesson.url}: no figure or scroller to compare"
+    assert on_phone == narrowed, f"{lesson.url}: a phone lays it out as\n{on_phone}\nthe narrowed tab as\n{narrowed}"
+    tab.assert_clean(f"{lesson.url} (narrowed)")
 
 
 def test_some_page_has_content_tabs():
     """Lessons show the interview snippet in PyTorch / NumPy tabs; the tab checks must see some."""
-    assert any('=== "' in p.source.read_text(encoding="utf-8") for p in SITE_PAGES), (
-        "no page has content tabs, so the tab checks above test nothing")
+    assert REAL_TAB_CLICKS, "no page has content tabs, so the tab checks above test nothing"
 
 
 def _custom_losses() -> SitePage:
@@ -730,29 +861,6 @@ def _custom_losses() -> SitePage:
     if not found:
         pytest.fail("docs/custom-losses.md (the lesson search must find) does not exist")
     return found[0]
-
-
-def test_search_finds_focal_and_lands_on_custom_losses(visit):
-    lesson = _custom_losses()
-    tab = visit(size=DESKTOP)
-    page = tab.goto("")
-    page.locator(".md-search__input").click()
-    page.keyboard.type("focal")
-    results = page.locator(".md-search-result__item > a.md-search-result__link")
-    results.first.wait_for(state="visible", timeout=15_000)
-    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
-    lesson_hits = [i for i, h in enumerate(hrefs) if h.split("?")[0].split("#")[0].endswith("/" + lesson.url)]
-    assert lesson_hits, f"searching 'focal' does not list the Custom losses lesson: {hrefs}"
-    page.evaluate("() => { window.__lossbookMarker = 'kept' }")
-    results.nth(lesson_hits[0]).click()
-    page.wait_for_url(re.compile(re.escape(tab.base + lesson.url)))
-    # instant loading updates the URL before it swaps the content: wait for the new title
-    page.wait_for_function(f"(title) => ({H1_JS})() === title", arg="Custom losses", timeout=15_000)
-    assert page.evaluate("() => window.__lossbookMarker") == "kept", "the result link reloaded the page"
-    page.locator(".md-content mark").first.wait_for(timeout=15_000)
-    marks = page.locator(".md-content mark").all_inner_texts()
-    assert any("focal" in m.lower() for m in marks), f"the landing page does not highlight 'focal': {marks[:5]}"
-    tab.assert_clean("search")
 
 
 def _search(page, query: str) -> list[str]:
@@ -771,9 +879,13 @@ def _search(page, query: str) -> list[str]:
     return [h.removeprefix(base).split("?")[0].split("#")[0] for h in hrefs]
 
 
-def test_search_ranks_the_lesson_first_and_splits_words_at_punctuation(visit):
+def test_search_ranks_finds_and_lands_on_the_lesson(visit):
+    """With the site's real index (its one test: the other tabs get an empty one): "focal loss"
+    ranks the Custom losses lesson first; "retinanet" finds every page that writes RetinaNet next
+    to punctuation; "focal" lists the lesson, and its result opens it by instant loading (no
+    reload) with "focal" highlighted."""
     lesson = _custom_losses()
-    tab = visit(size=DESKTOP)
+    tab = visit(size=DESKTOP, search=True)
     page = tab.goto("")
     found = _search(page, "focal loss")
     assert found and found[0] == lesson.url, f"'focal loss' lists {found[:4]}: the lesson should be first"
@@ -784,15 +896,27 @@ def test_search_ranks_the_lesson_first_and_splits_words_at_punctuation(visit):
     found = _search(page, "retinanet")
     missing = [url for url in punctuated if url not in found]
     assert not missing, f"'retinanet' does not find {missing} (found {found})"
-    tab.assert_clean("search ranking")
+
+    found = _search(page, "focal")
+    assert lesson.url in found, f"searching 'focal' does not list the Custom losses lesson: {found}"
+    page.evaluate("() => { window.__lossbookMarker = 'kept' }")
+    results = page.locator(".md-search-result__item > a.md-search-result__link")
+    results.nth(found.index(lesson.url)).click()
+    page.wait_for_url(re.compile(re.escape(tab.base + lesson.url)))
+    # instant loading updates the URL before it swaps the content: wait for the new title
+    page.wait_for_function(f"(title) => ({H1_JS})() === title", arg="Custom losses", timeout=15_000)
+    assert page.evaluate("() => window.__lossbookMarker") == "kept", "the result link reloaded the page"
+    page.locator(".md-content mark").first.wait_for(timeout=15_000)
+    marks = page.locator(".md-content mark").all_inner_texts()
+    assert any("focal" in m.lower() for m in marks), f"the landing page does not highlight 'focal': {marks[:5]}"
+    tab.assert_clean("search")
 
 
-def test_table_of_contents_follows_the_section_jumped_to(visit):
+def test_table_of_contents_follows_the_section_jumped_to(tab):
     """Clicking an entry of the page's table of contents scrolls to that section and highlights
     that entry (not the one before: the theme marks a section once its heading reaches the top,
     and nothing of ours may push the heading below that line)."""
     lesson = _custom_losses()
-    tab = visit(size=DESKTOP)
     page = tab.goto(lesson.url)
     links = page.locator(".md-sidebar--secondary a.md-nav__link")
     count = links.count()
@@ -812,56 +936,88 @@ def _background_luminance(page) -> float:
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
-def test_dark_mode_toggles_and_persists(visit, screenshots):
-    lesson = _custom_losses()
-    tab = visit(size=DESKTOP)
+def _lightest_lesson_with_math(site: Path) -> SitePage:
+    """The lesson with the smallest built page that shows math (quick to load twice)."""
+    with_math = [p for p in SITE_PAGES if not p.is_reference and "<math" in (site / p.html).read_text(encoding="utf-8")]
+    assert with_math, "no lesson shows math"
+    return min(with_math, key=lambda p: (site / p.html).stat().st_size)
+
+
+def test_dark_mode_toggles_and_persists(tab, screenshots, built_site):
+    """The palette toggle darkens the page (math turns light), a reload keeps the dark scheme,
+    and the toggle brings the light one back. (The tab's storage, where the theme keeps the
+    scheme, is cleared before the next test.)"""
+    lesson = _lightest_lesson_with_math(built_site[0])
     page = tab.goto(lesson.url)
     scheme = "() => document.body.getAttribute('data-md-color-scheme')"
     assert page.evaluate(scheme) == "default" and _background_luminance(page) > 0.8
     page.locator("label.md-header__button[for^='__palette']:visible").click()
     page.wait_for_function(f"({scheme})() === 'slate'")
     assert _background_luminance(page) < 0.2, "dark mode did not darken the page"
-    if page.locator(".md-content math").count():
-        color = page.evaluate("() => getComputedStyle(document.querySelector('.md-content math')).color")
-        r, g, b = (int(v) for v in re.findall(r"\d+", color)[:3])
-        assert (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255 > 0.5, f"math is dark on dark: {color}"
+    color = page.evaluate("() => getComputedStyle(document.querySelector('.md-content math')).color")
+    r, g, b = (int(v) for v in re.findall(r"\d+", color)[:3])
+    assert (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255 > 0.5, f"math is dark on dark: {color}"
     page.screenshot(path=screenshots / f"{lesson.slug}-desktop-dark.png")
     page.reload(wait_until="load")
+    page.wait_for_function(READY_JS)
     assert page.evaluate(scheme) == "slate", "the dark scheme is forgotten on reload"
-    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})  # the same lesson, dark, on a phone
-    page.evaluate(READY_JS)
-    page.screenshot(path=screenshots / f"{lesson.slug}-phone-dark.png", full_page=True)
-    page.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
+    if os.environ.get("LOSSBOOK_SCREENSHOTS"):  # the same lesson, dark, on a phone: for people to look at
+        page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+        page.screenshot(path=screenshots / f"{lesson.slug}-phone-dark.png", full_page=True)
+        page.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
     page.locator("label.md-header__button[for^='__palette']:visible").click()
     page.wait_for_function(f"({scheme})() === 'default'")
     assert _background_luminance(page) > 0.8
     tab.assert_clean("dark mode")
 
 
-def test_instant_navigation_reaches_every_page(visit, built_site):
+# Click each navigation link in turn, in the page (one call for the whole walk): each page must
+# arrive (the URL, then its h1) in the same window (the marker set on it survives: no reload).
+NAV_WALK_JS = """async ({hrefs, titles}) => {
+  const h1 = %H1%;
+  const frame = () => new Promise((done) => requestAnimationFrame(done));
+  const problems = [];
+  for (let i = 0; i < hrefs.length; i++) {
+    sessionStorage.setItem('lossbook-walk', hrefs[i]);  // survives a reload, to name the page
+    const link = [...document.querySelectorAll('.md-nav--primary a.md-nav__link')].find((a) => a.href === hrefs[i]);
+    if (!link) { problems.push(`${hrefs[i]}: no longer in the navigation`); continue; }
+    link.click();
+    const start = performance.now();
+    while (!(location.href === hrefs[i] && h1() === titles[i])) {
+      if (performance.now() - start > 15000) break;
+      await frame();
+    }
+    if (location.href !== hrefs[i] || h1() !== titles[i]) {
+      problems.push(`${hrefs[i]}: did not arrive (at ${location.href}, h1 ${JSON.stringify(h1())})`);
+      break;
+    }
+    if (window.__lossbookMarker !== 'kept') problems.push(`${hrefs[i]}: the window was replaced`);
+  }
+  return problems;
+}""".replace("%H1%", H1_JS)
+
+
+def test_instant_navigation_reaches_every_page(tab, built_site):
     """From the home page, click every link of the navigation in turn: each page arrives (its h1)
     without a full reload (instant loading keeps the window), and Back returns."""
     site, _ = built_site
-    tab = visit(size=DESKTOP)
     page = tab.goto("")
     page.evaluate("() => { window.__lossbookMarker = 'kept' }")
-    links = page.locator(".md-nav--primary a.md-nav__link[href]")
     hrefs = list(dict.fromkeys(
-        href for href in (links.nth(i).evaluate("(a) => a.href") for i in range(links.count()))
+        href for href in page.locator(".md-nav--primary a.md-nav__link[href]").evaluate_all("(as) => as.map((a) => a.href)")
         if "#" not in href))
     expected = {tab.base + p.url for p in SITE_PAGES if (site / p.html).exists()}
     assert expected <= set(hrefs), f"pages missing from the navigation: {sorted(expected - set(hrefs))}"
-    visited = []
-    for href in hrefs:
-        path = href.removeprefix(tab.base)
-        title = built_h1((site / (path + "index.html")).read_text(encoding="utf-8"))
-        page.evaluate("(href) => [...document.querySelectorAll('.md-nav--primary a.md-nav__link')]"
-                      ".find((a) => a.href === href).click()", href)
-        page.wait_for_url(href)
-        page.wait_for_function(f"(title) => ({H1_JS})() === title", arg=title)
-        assert page.evaluate("() => window.__lossbookMarker") == "kept", f"{path}: a full page reload"
-        visited.append(href)
-    if len(visited) >= 2:
+    titles = [built_h1((site / (href.removeprefix(tab.base) + "index.html")).read_text(encoding="utf-8"))
+              for href in hrefs]
+    try:
+        problems = page.evaluate(NAV_WALK_JS, {"hrefs": hrefs, "titles": titles})
+    except PlaywrightError as error:  # a full load destroys the walk's script
+        at = page.evaluate("() => sessionStorage.getItem('lossbook-walk')")
+        raise AssertionError(f"instant navigation: a full page load while going to {at}: {error}") from None
+    assert not problems, "instant navigation:\\n" + "\\n".join(problems)
+    if len(hrefs) >= 2:
         page.go_back()
-        page.wait_for_url(visited[-2])
+        page.wait_for_url(hrefs[-2])
+        page.wait_for_function(f"(title) => ({H1_JS})() === title", arg=titles[-2])
     tab.assert_clean("instant navigation")
