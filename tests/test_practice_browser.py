@@ -1,9 +1,12 @@
 """Practice on the site, in real Chromium: quizzes, the review queue, progress, the mock interview.
 
 Reuses the browser suite's server, browser and tab fixtures (tests/test_browser.py): every tab
-fails the test on a console error, an uncaught exception or a request to another host. The clock
-is Playwright's (``page.clock``), so the scheduler and the timer are tested at chosen times.
-Screenshots (light and dark, 1280 and 390 px) go to ``artifacts/screenshots/practice/``.
+fails the test on a console error, an uncaught exception or a request to another host. Tests that
+need only empty storage share the module's warm tab (its storage is cleared before each test);
+those that install Playwright's clock (``page.clock``, so the scheduler and the timer are tested
+at chosen times) or need a phone get a context of their own, as the clock cannot be taken out
+again. Screenshots (light and dark, 1280 and 390 px) go to ``artifacts/screenshots/practice/``
+when LOSSBOOK_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
@@ -12,7 +15,17 @@ import json
 import re
 
 import pytest
-from test_browser import DESKTOP, PHONE, SCREENSHOTS, base_url, browser, visit  # noqa: F401 - fixtures
+from test_browser import (  # noqa: F401 - fixtures
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    base_url,
+    browser,
+    no_search,
+    shared_tab,
+    tab,
+    visit,
+)
 
 
 SHOTS = SCREENSHOTS / "practice"
@@ -38,8 +51,7 @@ def _feedback(quiz):
     return box.inner_text()
 
 
-def test_quiz_answers_right_and_wrong_with_the_keyboard(visit, shots):
-    tab = visit(size=DESKTOP)
+def test_quiz_answers_right_and_wrong_with_the_keyboard(tab, shots):
     page = tab.goto("custom-losses/")
     first = page.locator("#quiz-1")
     options = first.locator(".lb-quiz__option")
@@ -113,19 +125,46 @@ def check_verdict_contrast(page):
             assert ratio >= 4.5, f"{scheme}: {name} {found[name]} on {found['bg']} has contrast {ratio:.2f}"
 
 
-LOAD_JS = """() => { const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd; }"""
+# Times review.js's set-up: wraps the function it subscribes to the theme's document$ (the one
+# subscribed while review.js runs) so each call is measured as "lossbook-review-setup".
+TIME_REVIEW_SETUP = """(() => {
+  let subject;
+  Object.defineProperty(window, 'document$', {configurable: true, get: () => subject, set: (value) => {
+    subject = value;
+    const subscribe = value.subscribe.bind(value);
+    value.subscribe = (next, ...rest) => {
+      const script = document.currentScript ? document.currentScript.src : '';
+      if (typeof next !== 'function' || !script.endsWith('/assets/review.js')) return subscribe(next, ...rest);
+      return subscribe((...args) => {
+        const start = performance.now();
+        try { return next(...args); } finally { performance.measure('lossbook-review-setup', {start, end: performance.now()}); }
+      }, ...rest);
+    };
+  }});
+})();"""
+
+# Elements the page lays out (with a box), the work a page's load grows with.
+LAID_OUT_JS = "() => [...document.querySelectorAll('body *')].filter((e) => e.getClientRects().length > 0).length"
+MAX_REVIEW_SETUP_MS = 100  # about 2-5 ms on an idle 2-core machine
 
 
-def test_review_page_loads_in_under_a_second(visit):
-    """The Review page holds every card. It must load (the load event, its script set up) in under
-    a second, or, on a machine too loaded to show any lesson in a second, faster than a lesson."""
-    tab = visit(size=DESKTOP)
+def test_review_page_loads_as_quickly_as_a_lesson(tab):
+    """The Review page holds every card. Its cost is bounded without racing two page loads on a
+    busy machine: its script's set-up (review.js's document$ subscriber, timed in the page) takes
+    under 100 ms, and the page lays out no more elements than the Custom losses lesson (the cards
+    fold, so their answers cost nothing until opened). The timing wrapper stays on the module's
+    tab for the pages after this test: it only times, passing every call through."""
+    tab.page.add_init_script(TIME_REVIEW_SETUP)
     page = tab.goto("custom-losses/")
-    lesson = page.evaluate(LOAD_JS)
+    lesson = page.evaluate(LAID_OUT_JS)
     page = tab.goto("review/")
     assert page.evaluate("() => document.querySelector('#lb-review-app').dataset.ready") == "1"
-    review = page.evaluate(LOAD_JS)
-    assert review < max(1000, lesson), f"the Review page loads in {review:.0f} ms (a lesson in {lesson:.0f} ms)"
+    setups = page.evaluate("() => performance.getEntriesByName('lossbook-review-setup').map((m) => m.duration)")
+    assert len(setups) == 1, f"review.js's set-up ran {len(setups)} times on one load (timed: {setups})"
+    assert setups[0] < MAX_REVIEW_SETUP_MS, f"the Review page's script takes {setups[0]:.0f} ms to set up"
+    review = page.evaluate(LAID_OUT_JS)
+    assert review <= lesson, (f"the Review page lays out {review} elements, more than the Custom losses lesson"
+                              f" ({lesson}): it loads slower than a lesson")
     tab.assert_clean("review load")
 
 
@@ -144,9 +183,8 @@ def test_review_queue_follows_the_scheduler(visit, shots):
     tab = visit(size=DESKTOP)
     page = tab.page
     page.clock.set_fixed_time(T0 / 1000)  # Date.now() is T0 until set again
-    tab.goto("review/")
-    page.evaluate("() => localStorage.clear()")
-    page.reload(wait_until="load")
+    tab.goto("review/")  # a new context: no progress stored
+    assert _state(page) == {}
     page.wait_for_function("() => window.LossbookReview")
     cards = page.evaluate("() => [...document.querySelectorAll('#lb-review-cards .lb-card')].map((c) => c.dataset.card)")
     assert len(cards) > 50 and page.evaluate("() => LossbookReview.queue()") == cards, "new cards come in site order"
@@ -192,11 +230,9 @@ def test_review_queue_follows_the_scheduler(visit, shots):
     tab.assert_clean("review queue")
 
 
-def test_progress_survives_reload_and_export_clear_import_restores_it(visit, tmp_path):
-    tab = visit(size=DESKTOP)
-    page = tab.goto("")
-    page.evaluate("() => localStorage.clear()")
-    page.reload()
+def test_progress_survives_reload_and_export_clear_import_restores_it(tab, tmp_path):
+    page = tab.goto("")  # the tab's storage is empty (Visit.fresh)
+    assert _state(page) == {}
     boxes = page.locator(".lb-plan-task__box")
     assert boxes.count() >= 20, "the one-week plan's tasks can be ticked"
     boxes.nth(0).focus()
