@@ -118,10 +118,17 @@ def _collect_cached(path: Path, stamp: tuple) -> tuple[Block, ...]:
     return tuple(_collect(path, base=ROOT))
 
 
-def _collect(path: Path, *, base: Path) -> list[Block]:
+def collect_code(path: Path, *, base: Path) -> list[Block]:
+    """The runnable blocks of a page as :func:`collect` finds them, without the map to the page's
+    source lines (``page_line`` 0, no ``code_lines``): for a caller that pairs them with the
+    blocks of the same page by position (test_snippet_mutations), the difflib map is wasted."""
+    return _collect(path, base=base, line_numbers=False)
+
+
+def _collect(path: Path, *, base: Path, line_numbers: bool = True) -> list[Block]:
     source = path.read_text(encoding="utf-8")
     expanded = expand(source, base=base)
-    mapping = line_map(source, expanded)
+    mapping = line_map(source, expanded) if line_numbers else None
     out_lines = expanded.split("\n")
     blocks = []
     for raw in extract_from_buffer(io.StringIO(expanded)):
@@ -131,7 +138,7 @@ def _collect(path: Path, *, base: Path) -> list[Block]:
         # Code lines appear in order in the expanded page (a `cont` block adds a later run of
         # lines), so a forward search finds where each one came from.
         code_lines, at = [], first
-        for code_line in raw.code.split("\n")[:-1]:
+        for code_line in raw.code.split("\n")[:-1] if mapping else ():
             while at < len(out_lines) - 1 and out_lines[at].strip() != code_line.strip():
                 at += 1
             code_lines.append(mapping[at])
@@ -141,7 +148,7 @@ def _collect(path: Path, *, base: Path) -> list[Block]:
                 page=relative(path),
                 code=raw.code,
                 syntax=raw.syntax,
-                page_line=mapping[first - 1],
+                page_line=mapping[first - 1] if mapping else 0,
                 code_lines=code_lines,
                 expected_output=raw.expected_output,
                 ignore_whitespace=raw.expected_output_ignore_whitespace,

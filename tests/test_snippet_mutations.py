@@ -7,11 +7,19 @@ shows a snippet but never checks what it computes fails this test.
 """
 
 import ast
-import shutil
+from dataclasses import replace
 
 import pytest
-
-from docs_pages import INCLUDE, ROOT, BlockFailure, collect, pages, relative, run_block
+from docs_pages import (
+    INCLUDE,
+    ROOT,
+    BlockFailure,
+    collect,
+    collect_code,
+    pages,
+    relative,
+    run_block,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -52,9 +60,13 @@ def includes():
 
 @pytest.mark.parametrize("page,path,section", list(includes()))
 def test_mutated_snippet_fails_its_page(page, path, section, tmp_path):
-    shutil.copytree(ROOT / "snippets", tmp_path / "snippets")
+    # The other snippet files are links to the real ones; the mutated one is a copy.
+    (tmp_path / "snippets").mkdir()
+    for snippet in (ROOT / "snippets").iterdir():
+        (tmp_path / "snippets" / snippet.name).symlink_to(snippet)
     target = tmp_path / path
-    lines = target.read_text(encoding="utf-8").split("\n")
+    target.unlink()
+    lines = (ROOT / path).read_text(encoding="utf-8").split("\n")
     start, end = section_bounds(lines, section)
     tree = ast.parse("\n".join(lines[start + 1 : end]))
     mutator = ScaleReturns()
@@ -63,8 +75,12 @@ def test_mutated_snippet_fails_its_page(page, path, section, tmp_path):
     lines[start + 1 : end] = ast.unparse(tree).split("\n")
     target.write_text("\n".join(lines), encoding="utf-8")
 
-    original = {b.page_line: b.code for b in collect(page)}
-    mutated = [b for b in collect(page, base=tmp_path) if original.get(b.page_line) != b.code]
+    # Only the section's text changed, so the fences, and the blocks' order, are the page's own.
+    original = collect(page)
+    changed = collect_code(page, base=tmp_path)
+    assert len(changed) == len(original), f"{relative(page)}: the mutation changed the blocks found"
+    mutated = [replace(b, page_line=o.page_line, code_lines=o.code_lines)
+               for o, b in zip(original, changed, strict=True) if o.code != b.code]
     assert mutated, f"no block of {relative(page)} includes {path}:{section}"
     for block in mutated:
         try:
