@@ -850,6 +850,22 @@ def test_check_cli_exit_status_and_report(tmp_path, capsys):
     assert code == 0 and "All 8 cases pass" in out
 
 
+def test_check_several_katas_in_one_file(tmp_path, capsys):
+    """`check NAME NAME FILE`: one report per kata in the order given; the worst exit status."""
+    both = SNIPPETS / "diffusion_sampling.py"  # defines ddim_step and min_snr_weight
+    code, out, err = run_cli(capsys, "kata", "check", "min_snr_weight", "ddim_step", str(both))
+    assert code == 0 and err == "" and out.count("cases pass") == 2
+    assert out.index("kata min_snr_weight:") < out.index("\n\nkata ddim_step:")
+    bad = write(tmp_path, BUGGY[0].values[1])  # a wrong focal_loss, and no weighted_cross_entropy
+    code, out, err = run_cli(capsys, "kata", "check", "focal_loss", "weighted_cross_entropy", str(bad))
+    assert code == 2 and "First failure" in out  # the first is reported, the second cannot be
+    assert "no function named `weighted_cross_entropy`" in flat(err)
+    code, out, err = run_cli(capsys, "kata", "check", "focal_loss", "focal_los", str(bad))
+    assert code == 2 and out == "" and "Did you mean 'focal_loss'" in err  # nothing run
+    code, _, err = run_cli(capsys, "kata", "check", "--numpy", "focal_loss", "overfit_one_batch", str(bad))
+    assert code == 2 and "overfit_one_batch works on torch modules" in err
+
+
 # --------------------------------------------------------------------------- files that cannot be checked
 
 UNUSABLE = [

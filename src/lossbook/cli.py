@@ -5,6 +5,7 @@ lossbook kata list                  every kata, with the library function it is 
 lossbook kata show NAME             the task, the signature, the shapes and a hint (no answer)
 lossbook kata new NAME FILE         write a starter file: imports, signature, docstring
 lossbook kata check NAME FILE       run your function against the library; exit 0 when all pass
+lossbook kata check NAME NAME FILE  several katas' functions in one file, one report each
 ```
 
 `new` and `check` take `--numpy` for an interview without torch: the function then receives

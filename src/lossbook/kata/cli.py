@@ -31,8 +31,10 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     new.add_argument("file", metavar="FILE")
     new.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     new.add_argument("--numpy", action="store_true", help="a NumPy starter (no torch)")
-    check_ = actions.add_parser("check", help="check your implementation in FILE")
-    check_.add_argument("name", metavar="NAME")
+    check_ = actions.add_parser(
+        "check", help="check your implementation in FILE (several NAMEs: each of its functions)"
+    )
+    check_.add_argument("names", metavar="NAME", nargs="+")
     check_.add_argument("file", metavar="FILE")
     check_.add_argument("--numpy", action="store_true",
                         help="pass NumPy arrays instead of tensors; gradients are not checked")
@@ -61,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     """Run one `lossbook kata ACTION ...` command; returns the exit status."""
     if args.action == "list":
         return _list()
+    if args.action == "check":
+        return _check_all(args.names, args.file, numpy=args.numpy)
     try:
         selected = get(args.name)
     except KeyError as error:
@@ -88,10 +92,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"Wrote {path}: implement {function}(), then run")
         print(f"  lossbook kata check{' --numpy' if args.numpy else ''} {selected.name} {path}")
         return EXIT_OK
-    # check
+    raise ValueError(f"unknown kata action {args.action!r}")
+
+
+def _check_all(names: list[str], file: str, *, numpy: bool) -> int:
+    """`check NAME [NAME ...] FILE`: one report per kata, in the order given, a blank line
+    between them. The exit status is the worst one: 2 if a kata cannot be checked (its function
+    is missing from the file...), else 1 if a case failed, else 0."""
     try:
-        report = check(selected.name, args.file, numpy=args.numpy)
-    except KataError as error:
-        return _error(str(error))
-    print(report.render())
-    return EXIT_OK if report.ok else EXIT_FAILED
+        katas = [get(name) for name in names]
+    except KeyError as error:
+        return _error(str(error.args[0]))
+    for selected in katas:
+        if numpy and not selected.numpy:
+            return _error(f"kata {selected.name} works on torch modules: it has no NumPy version.")
+    status = EXIT_OK
+    for number, selected in enumerate(katas):
+        if number:
+            print()
+        try:
+            report = check(selected.name, file, numpy=numpy)
+        except KataError as error:
+            status = max(status, _error(str(error)))
+            continue
+        print(report.render())
+        if not report.ok:
+            status = max(status, EXIT_FAILED)
+    return status
