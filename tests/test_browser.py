@@ -3,17 +3,18 @@
 Every page of the built site is visited (parametrised over the pages, so a new lesson is covered
 without touching this file) and must:
 
-- load with zero console errors, zero uncaught exceptions, zero failed requests and zero requests
-  to any other host (every request is routed: anything not for the local server is recorded and
-  aborted);
+- load with zero console errors, zero uncaught exceptions, zero failed requests (a request the
+  page itself cancels, net::ERR_ABORTED, is not one) and zero requests to any other host (every
+  request for another host is routed, recorded and aborted);
 - show its math rendered as MathML laid out by the browser (no raw ``$...$``, ``\\(``, ``\\[`` or
   LaTeX command left in the text) and its figures loaded (``naturalWidth > 0``);
-- give every code block exactly one copy button that copies that block, and the block as the
-  docs tests run it: the first block's button gets a real click and the clipboard is read back;
-  every button's copy target is its own block, and the text the theme copies from it (derived as
-  the theme derives it, and equal to the real click's result for the first block) is the code of
-  a block in the page source;
-- switch its content tabs;
+- give every code block exactly one copy button, which copies that block: the first block's
+  button gets a real mouse click and the clipboard is read back; every button's copy target is
+  its own block's code, and the text the theme copies from it (derived as the theme derives it,
+  which must equal the real click's clipboard for the first block) is the block as shown and the
+  code of a block in the page source, as the docs tests run it;
+- switch its content tabs (real mouse clicks on one page's first tab set, script clicks through
+  the same handlers everywhere else);
 - lay out for its screen, at desktop (1280 px) and on a phone (390 x 844): no page wider than the
   screen; no figure drawn under 55 % of its natural width (wide figures come with a phone variant
   the browser picks); everything that scrolls sideways (display equations, tables) shows a fade
@@ -22,14 +23,25 @@ without touching this file) and must:
 - (API reference) show every docstring example as a code block with its output, no blockquote.
 
 One tab serves every page a worker visits (a warm cache, as a reader moving through the site
-has); its records of errors and requests start empty for each page, and its storage is cleared,
-so each page is seen as on a first visit and its failures are reported against it. The phone
-checks narrow that desktop tab to 390 x 844 instead of loading the page again in a phone context:
-the CSS media queries see the same 390 px width, and the overflow check measures the page's
-scrollWidth against the screen's width, so a mobile browser widening its layout viewport to the
-content (the one thing touch emulation changes for these checks) is caught either way.
-``test_a_lesson_in_a_phone_browser_lays_out_as_in_the_narrowed_tab`` loads a lesson in a real
-mobile context (touch, 390 x 844) and checks that its layout facts are the narrowed tab's.
+has); its records of errors and requests start empty for each page and its storage is cleared
+(the theme keeps the colour scheme and the last content tab there), so each page is seen as on a
+first visit and its failures are reported against it. That tab is served an empty search index:
+the theme's search worker otherwise fetches and builds the site's one index (1.3 MB, the same on
+every page) after each page load, about a second of CPU; the search test loads the real one.
+
+The phone checks narrow that tab to 390 x 844 rather than loading the page again in a mobile
+context: the CSS media queries see the same 390 px width, headless Chromium draws no scrollbar in
+either, and the overflow check compares the page's scrollWidth with the screen's width, so content
+wider than the screen is caught either way (a mobile browser widens its layout viewport to it,
+the narrowed tab scrolls). What touch emulation adds (the pointer and hover media features, the
+viewport meta tag) is covered by ``test_a_lesson_in_a_phone_browser_lays_out_as_in_the_narrowed_tab``:
+a lesson loaded in a real mobile context (touch, 390 x 844) passes the phone checks and has the
+narrowed tab's layout (the same figures at the same widths, the same scrolling elements and fades,
+the same code blocks cleared under their copy button).
+
+The copied Python blocks are not run again here: tests/test_docs.py runs every block as
+``__main__`` in a fresh namespace with scrambled RNGs (docs_pages.run_block), and the copy check
+above proves that what a button copies is that block.
 
 Site-wide: search finds "focal" and lands on the Custom losses lesson, ranks that lesson first
 for "focal loss" and finds "retinanet" next to punctuation; the table of contents highlights
