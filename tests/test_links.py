@@ -15,7 +15,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 
+import pytest
 from docs_pages import mkdocs_config
+
+# Both crawls parse every built page (~2.3 CPU s, pure-Python HTMLParser); on one worker the
+# second reuses the first's parses.
+pytestmark = pytest.mark.xdist_group("test_links.py")
 
 # Attributes that name another resource of the site.
 LINK_ATTRS = {("a", "href"), ("link", "href"), ("img", "src"), ("script", "src"), ("source", "src"),
