@@ -539,7 +539,7 @@ def check_copy_buttons(page, site_page: SitePage, where: str) -> int:
     docs tests) have it; returns the number of copied Python blocks the docs tests run on their own.
 
     The first block's button gets a real mouse click and the clipboard is read back; the others'
-    copied text is derived as the theme derives it (``THEME_COPY_TEXT``), which must give the
+    copied text is derived as the theme derives it (``CODE_JS``), which must give the
     clipboard's text for the first block."""
     clicked = None
     if page.locator(".md-content pre:has(> code)").count():  # the first block: a real click, as a reader's
