@@ -256,7 +256,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, seed: int, microbatches: 
     try:
         torch.set_num_threads(1)
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                                world_size=world_size, timeout=timedelta(seconds=60))
+                                world_size=world_size, timeout=timedelta(seconds=300))
         model, data = _toy_lm(seed)
         ddp = DistributedDataParallel(model)
         start, stop = _row_chunks(len(_DEMO_LENGTHS), world_size, 1)[rank]
@@ -305,7 +305,7 @@ class DDPDemoResult:
 
 
 def ddp_demo(
-    world_size: int = 2, *, num_microbatches: int = 2, seed: int = 0, timeout: float = 60.0
+    world_size: int = 2, *, num_microbatches: int = 2, seed: int = 0, timeout: float = 300.0
 ) -> DDPDemoResult:
     """Train step of a tiny language model under real `DistributedDataParallel` (gloo, CPU,
     `world_size` processes spawned on 127.0.0.1), compared with one process on the whole batch.
