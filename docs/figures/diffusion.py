@@ -23,6 +23,9 @@ from lossbook.diffusion_toy import (
     train_toy_trajectory_model,
 )
 
+# Drawn by one process (docs/hooks/figures.py): they share the memoised trained toy model.
+DRAW_TOGETHER = [("toy_mse_wta_diffusion", "toy_guidance_scale", "toy_cost_guidance")]
+
 MODE_COLORS = {"straight": "#2ca02c", "left": "#1f77b4", "stop": "#9467bd", "other": "#d62728"}
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 from mkdocs.exceptions import PluginError
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the same safe loader, faster
 SOURCES_DIR = "sources"
 KINDS = {"paper", "code", "docs", "thread", "book", "web"}
 REQUIRED = ("kind", "authors", "title", "year", "url")
@@ -74,7 +75,7 @@ def load_bibliography(folder: Path) -> dict[str, Source]:
     where: dict[str, str] = {}
     for path in sorted(folder.glob("*.yml")):
         try:
-            entries = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            entries = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
         except yaml.YAMLError as error:
             raise PluginError(f"{path}: not valid YAML: {error}") from error
         if not isinstance(entries, dict):

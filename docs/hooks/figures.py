@@ -25,6 +25,7 @@ import io
 import math
 import multiprocessing
 import os
+import queue
 import re
 import sys
 import warnings
@@ -34,7 +35,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.layout_engine import ConstrainedLayoutEngine  # noqa: E402
+from matplotlib.layout_engine import ConstrainedLayoutEngine, PlaceHolderLayoutEngine  # noqa: E402
 from mkdocs.structure.files import File, InclusionLevel  # noqa: E402
 
 FIGURE_MODULES = Path(__file__).resolve().parent.parent / "figures"
@@ -94,9 +95,38 @@ def svg_width_px(svg: str) -> float:
     return float(match[1]) * 96 / 72
 
 
+def _tight_bbox(figure):
+    """The box ``savefig(bbox_inches="tight")`` crops an SVG to: the same renderer (an SVG one,
+    the figure at 72 dpi), the same padding."""
+    from matplotlib.backend_bases import _get_renderer
+
+    dpi = figure.dpi
+    try:
+        with figure.canvas._switch_canvas_and_return_print_method("svg") as print_svg:
+            renderer = _get_renderer(figure, print_svg)  # stops before drawing anything
+            box = figure.get_tightbbox(renderer)
+    finally:
+        figure.dpi = dpi  # the SVG backend set it to 72
+    pad = plt.rcParams["savefig.pad_inches"]
+    return box.padded(pad, pad)
+
+
 def _save(figure) -> str:
+    """The figure as SVG, cropped as ``bbox_inches="tight"`` crops it, drawn once. savefig would
+    first draw the whole figure without output, for a layout engine to run and to measure the
+    crop; a figure laid out by ``tight_layout`` has no engine to run (a placeholder) and the crop
+    is measured directly, which halves the cost of a save."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", dpi=100, metadata={"Date": None})
+    engine = figure.get_layout_engine()
+    if engine is None or isinstance(engine, PlaceHolderLayoutEngine):
+        bbox = _tight_bbox(figure)
+        figure.set_layout_engine(None)  # nothing to lay out: no drawing pass before the real one
+        try:
+            figure.savefig(buffer, format="svg", bbox_inches=bbox, dpi=100, metadata={"Date": None})
+        finally:
+            figure.set_layout_engine(engine)
+    else:  # a layout engine (constrained) lays the figure out while drawing: savefig's own way
+        figure.savefig(buffer, format="svg", bbox_inches="tight", dpi=100, metadata={"Date": None})
     return buffer.getvalue()
 
 
@@ -280,59 +310,206 @@ def render_module(path: Path) -> list[tuple[str, str]]:
     return [item for name, function in figure_functions([path]) for item in render_svgs(name, function)]
 
 
-def _worker(tasks, results) -> None:
+# --------------------------------------------------------------------------- matplotlib caches
+
+def speed_up_matplotlib() -> None:
+    """Caches matplotlib keeps per renderer, kept for the whole process instead (same bytes out).
+
+    Saving a figure makes new renderers (a layout pass, then the drawing; the phone variant
+    again), and matplotlib 3.11 caches text metrics and parsed math per renderer instance, so
+    every label is measured and every ``$...$`` parsed again each time; a text's layout also
+    reads the font's OS/2 and head tables on every call. Metrics depend only on the renderer's
+    type, the string, the font and the dpi, so they are shared across renderers of one type.
+    Each cache is installed only where matplotlib has the internal it replaces (else the
+    figures draw as before, only slower). Called in the drawing processes only."""
+    import matplotlib.mathtext as mathtext
+    import matplotlib.text as mtext
+
+    parse = getattr(getattr(mathtext.MathTextParser, "_parse_cached", None), "__wrapped__", None)
+    if parse is not None:
+        parsed = {}
+
+        def _parse_cached(self, s, dpi, prop, antialiased, load_glyph_flags):
+            key = (self._output_type, s, dpi, prop, antialiased, load_glyph_flags)
+            if key not in parsed:
+                parsed[key] = parse(self, s, dpi, prop, antialiased, load_glyph_flags)
+            return parsed[key]
+
+        mathtext.MathTextParser._parse_cached = _parse_cached
+
+    if callable(getattr(mtext, "_get_text_metrics_with_cache", None)):
+        metrics = {}
+
+        def _get_text_metrics_with_cache(renderer, text, fontprop, ismath, dpi):
+            kind = (type(renderer), type(getattr(renderer, "_renderer", None)))  # MixedModeRenderer
+            key = (kind, text, fontprop, ismath, dpi)
+            found = metrics.get(key)
+            if found is None:
+                found = renderer.get_text_width_height_descent(text, fontprop, ismath=ismath)
+                metrics[(kind, text, fontprop.copy(), ismath, dpi)] = found  # a copy: props mutate
+            return found
+
+        mtext._get_text_metrics_with_cache = _get_text_metrics_with_cache
+
+    if callable(getattr(mtext, "get_font", None)):
+        get_font, fonts = mtext.get_font, {}
+
+        class _Tables:
+            """The font, for Text._get_layout: its sfnt tables read once."""
+
+            def __init__(self, font):
+                self.font, self.tables = font, {}
+
+            def get_sfnt_table(self, name):
+                if name not in self.tables:
+                    self.tables[name] = self.font.get_sfnt_table(name)
+                return self.tables[name]
+
+        def cached_font(paths):
+            key = tuple(paths) if isinstance(paths, list) else paths
+            if key not in fonts:
+                fonts[key] = _Tables(get_font(paths))
+            return fonts[key]
+
+        mtext.get_font = cached_font
+
+
+# --------------------------------------------------------------------------- drawing in the background
+
+def figure_tasks(paths=None) -> list[list[tuple[str, object]]]:
+    """The figures as tasks for the drawing processes: each figure on its own, except the groups a
+    module lists in ``DRAW_TOGETHER`` (figures sharing state a process memoises, such as a trained
+    model), which come first, each drawn by one process in its order."""
+    tasks = []
+    for path in paths or sorted(FIGURE_MODULES.glob("*.py")):
+        functions = dict(figure_functions([path]))
+        module = sys.modules[f"lossbook_figures_{path.stem}"]
+        groups = [list(group) for group in getattr(module, "DRAW_TOGETHER", ())]
+        grouped = {name for group in groups for name in group}
+        for name in grouped - functions.keys():
+            raise ValueError(f"{path.name}: DRAW_TOGETHER names figure_{name}, which it does not define")
+        tasks[:0] = [[(name, functions[name]) for name in group] for group in groups]
+        tasks += [[(name, function)] for name, function in functions.items() if name not in grouped]
+    return tasks
+
+
+def _worker(tasks, todo, results) -> None:
     import torch
 
-    torch.set_num_threads(1)  # two workers on two cores
-    while (path := tasks.get()) is not None:
-        try:
-            results.put((path, render_module(Path(path)), None))
-        except Exception as error:  # noqa: BLE001 - reported by the parent, naming the module
-            results.put((path, [], f"{type(error).__name__}: {error}"))
+    torch.set_num_threads(1)  # the drawing processes and the build share the cores
+    speed_up_matplotlib()
+    while (index := todo.get()) is not None:
+        for name, function in tasks[index]:
+            try:
+                results.put((name, render_svgs(name, function), None))
+            except Exception as error:  # noqa: BLE001 - raised by the parent, naming the figure
+                results.put((name, [], f"{type(error).__name__}: {error}"))
+
+
+class Drawing:
+    """Every figure, drawn by forked processes while the build renders the pages.
+
+    Started from ``on_config``; ``svgs(name)`` waits for one figure (a page's ``<picture>``
+    needs to know whether it has a phone variant), ``all()`` for every one (``on_post_build``
+    writes them). A figure that fails to draw fails the build, naming it."""
+
+    def __init__(self, tasks, workers: int):
+        import lossbook  # noqa: F401 - imported once here (the build needs it too), inherited
+
+        context = multiprocessing.get_context("fork")  # fork: no pickling of the figure functions
+        self.names = [name for task in tasks for name, _ in task]
+        self.drawn: dict[str, list[tuple[str, str]]] = {}
+        self.todo, self.results = context.Queue(), context.Queue()
+        for index in range(len(tasks)):
+            self.todo.put(index)
+        for _ in range(workers):
+            self.todo.put(None)
+        self.processes = [context.Process(target=_worker, args=(tasks, self.todo, self.results), daemon=True)
+                          for _ in range(workers)]
+        for process in self.processes:
+            process.start()
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                name, svgs, error = self.results.get(timeout=1.0)
+                break
+            except queue.Empty:
+                if not any(p.is_alive() for p in self.processes) and self.results.empty():
+                    missing = sorted(set(self.names) - self.drawn.keys())
+                    raise RuntimeError(f"the figure processes ended without drawing {missing}") from None
+        if error:
+            self.close()
+            raise RuntimeError(f"figure_{name}: {error}")
+        self.drawn[name] = svgs
+
+    def svgs(self, name: str) -> list[tuple[str, str]]:
+        while name not in self.drawn:
+            self._receive()
+        return self.drawn[name]
+
+    def all(self) -> list[tuple[str, str]]:
+        while len(self.drawn) < len(self.names):
+            self._receive()
+        for process in self.processes:
+            process.join()
+        return [item for name in self.names for item in self.drawn[name]]
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
 
 
 def render_all() -> list[tuple[str, str]]:
-    """Every figure as (name, svg), in a stable order. Modules are drawn by two forked processes
-    pulling from one queue (drawing is the build's longest step; the modules share nothing)."""
-    paths = [str(p) for p in sorted(FIGURE_MODULES.glob("*.py"))]
-    workers = min(2, os.cpu_count() or 1, len(paths))
-    if workers < 2:
-        return [item for path in paths for item in render_module(Path(path))]
-    import lossbook  # noqa: F401 - imported once here, inherited by both forked workers
-
-    context = multiprocessing.get_context("fork")  # fork: no pickling of this hook's functions
-    tasks, results = context.Queue(), context.Queue()
-    biggest_first = sorted(paths, key=lambda p: -Path(p).stat().st_size)  # longest jobs first
-    for path in biggest_first + [None] * workers:
-        tasks.put(path)
-    processes = [context.Process(target=_worker, args=(tasks, results)) for _ in range(workers)]
-    for process in processes:
-        process.start()
-    done = dict((path, (items, error)) for path, items, error in (results.get() for _ in paths))
-    for process in processes:
-        process.join()
-    for path in paths:
-        if done[path][1]:
-            raise RuntimeError(f"drawing the figures of {path} failed: {done[path][1]}")
-    return [item for path in paths for item in done[path][0]]
+    """Every figure as (name, svg), in a stable order, drawn in this process."""
+    speed_up_matplotlib()
+    return [item for task in figure_tasks() for name, function in task for item in render_svgs(name, function)]
 
 
-_phone_variants: set[str] = set()  # names of the figures that have a phone variant
+_drawing: Drawing | None = None
+_figures: dict[str, File] = {}  # name -> the site's file, written once drawn
+
+
+def on_config(config):
+    global _drawing
+    if _drawing is not None:
+        _drawing.close()
+    tasks = figure_tasks()
+    names = [name for task in tasks for name, _ in task]
+    for name in {n for n in names if names.count(n) > 1}:
+        raise ValueError(f"two figure functions are named figure_{name}")
+    _drawing = Drawing(tasks, workers=max(1, min(2, os.cpu_count() or 1)))
+    return config
 
 
 def on_files(files, config):
-    seen = set()
-    _phone_variants.clear()
-    for name, svg in render_all():
-        if name in seen:
-            raise ValueError(f"two figure functions are named figure_{name}")
-        seen.add(name)
-        if name.endswith(PHONE_SUFFIX):
-            _phone_variants.add(name.removesuffix(PHONE_SUFFIX))
-        # INCLUDED: exclude_docs hides the figure *modules* in docs/figures/, not their drawings.
-        files.append(File.generated(config, f"figures/{name}.svg", content=svg,
-                                    inclusion=InclusionLevel.INCLUDED))
+    _figures.clear()
+    for name in _drawing.names:
+        # Drawn in the background: the file is written by on_post_build (the strict build checks
+        # links against this list). INCLUDED: exclude_docs hides the figure *modules* in
+        # docs/figures/, not their drawings.
+        _figures[name] = File.generated(config, f"figures/{name}.svg", content=b"",
+                                        inclusion=InclusionLevel.INCLUDED)
+        files.append(_figures[name])
     return files
+
+
+def on_post_page(output, page, config):
+    return picture(output, _phone_variants_of(output))
+
+
+def on_post_build(config):
+    """Write every figure (the notebooks hook, after this one, embeds them)."""
+    for name, svg in _drawing.all():
+        file = _figures.get(name) or File.generated(config, f"figures/{name}.svg", content=b"")
+        file.content_string = svg
+        file.copy_file()
+
+
+def on_build_error(error):
+    if _drawing is not None:
+        _drawing.close()
 
 
 _IMG = re.compile(r'<img\b[^>]*?\bsrc="(?P<folder>[^"]*?)(?P<name>[\w-]+)\.svg"[^>]*>')
@@ -352,5 +529,7 @@ def picture(html: str, phone_variants: set[str]) -> str:
     return _IMG.sub(wrap, html)
 
 
-def on_page_content(html, page, config, files):
-    return picture(html, _phone_variants)
+def _phone_variants_of(html: str) -> set[str]:
+    """The figures on a page that have a phone variant (waiting for them to be drawn)."""
+    names = {m["name"] for m in _IMG.finditer(html) if m["folder"].endswith("figures/")}
+    return {name for name in names if name in _figures and len(_drawing.svgs(name)) > 1}

@@ -6,6 +6,7 @@ network. A formula latex2mathml cannot convert fails the build, naming the page.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -89,10 +90,16 @@ def to_mathml(latex: str, *, display: bool) -> str:
     return _SPACE_AFTER.sub(lambda m: m[1] + _THIN, mathml)
 
 
+@functools.lru_cache(maxsize=None)
+def _cached_mathml(latex: str, display: bool) -> str:
+    """``to_mathml``, once per distinct formula of the build (a third of them repeat: $p_t$, $K$)."""
+    return to_mathml(latex, display=display)
+
+
 def render_math(content: str, where: str = "page") -> str:
     def replace(match: re.Match[str], display: bool) -> str:
         try:
-            mathml = to_mathml(match.group(1), display=display)
+            mathml = _cached_mathml(match.group(1), display)
         except Exception as error:  # latex2mathml raises several exception types
             raise ValueError(f"{where}: cannot render math {match.group(1)!r}: {error}") from error
         tag = "div" if display else "span"

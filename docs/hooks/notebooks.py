@@ -354,11 +354,14 @@ def build_notebook(page: Path, src_uri: str, config, images: ImageSource | None 
 # --------------------------------------------------------------------------- mkdocs events
 
 _notebooks: dict[str, str] = {}  # page src_uri -> notebook src_uri
+_pending: list[tuple[File, Path, str]] = []  # (notebook file, page, page src_uri), written at post_build
+_files = None
 
 
 def site_images(files) -> ImageSource:
-    """Images by site path, from the site's files: the generated figures (this hook runs after
-    docs/hooks/figures.py, see mkdocs.yml) and the files in docs/."""
+    """Images by site path, from the site's files: the generated figures (drawn by
+    docs/hooks/figures.py, whose ``on_post_build`` runs before this hook's, see mkdocs.yml) and
+    the files in docs/."""
 
     def read(path: str) -> bytes | None:
         file = files.get_file_from_path(path)
@@ -368,19 +371,33 @@ def site_images(files) -> ImageSource:
 
 
 def on_files(files, config):
+    """Register a notebook for each lesson with a python block (its links are checked with the
+    page's); the figures are drawn in the background, so the notebooks that embed them are
+    written at ``on_post_build``."""
+    global _files
     _notebooks.clear()
-    images = site_images(files)
+    _pending.clear()
+    _files = files
     for file in list(files.documentation_pages()):
         if not is_lesson(file.src_uri):
             continue
-        nb = build_notebook(Path(file.abs_src_path), file.src_uri, config, images)
-        if nb is None:
+        page = Path(file.abs_src_path)
+        if build_notebook(page, file.src_uri, config) is None:
             continue
         target = notebook_path(file.src_uri)
-        content = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
-        files.append(File.generated(config, target, content=content))
+        notebook_file = File.generated(config, target, content="")
+        files.append(notebook_file)
         _notebooks[file.src_uri] = target
+        _pending.append((notebook_file, page, file.src_uri))
     return files
+
+
+def on_post_build(config):
+    images = site_images(_files)
+    for notebook_file, page, src_uri in _pending:
+        nb = build_notebook(page, src_uri, config, images)
+        notebook_file.content_string = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+        notebook_file.copy_file()
 
 
 def on_page_markdown(markdown_text, page, config, files):

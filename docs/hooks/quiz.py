@@ -54,6 +54,8 @@ from pathlib import Path
 import yaml
 from mkdocs.exceptions import PluginError
 
+# libyaml when PyYAML has it (the same safe loader, ten times faster: 240 blocks a build)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FENCE_OPEN = re.compile(r"^(?P<indent> *)(?P<ticks>`{3,})(?P<info>quiz|prompt)\s*$")
 CHOICE_KEYS = {"question", "section", "options"}
 NUMBER_KEYS = {"question", "section", "given", "compute", "tolerance", "why", "mistakes"}
@@ -149,7 +151,10 @@ def _fail(where: str, message: str):
 
 def _load(block: Block, page: str) -> dict:
     try:
-        data = yaml.safe_load(block.body)
+        try:
+            data = yaml.load(block.body, Loader=SAFE_LOADER)
+        except yaml.YAMLError:  # parsed again by the pure-Python loader, whose marks name the line
+            data = yaml.safe_load(block.body)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = block.line + 1 + mark.line if mark is not None else block.line
