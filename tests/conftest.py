@@ -104,3 +104,23 @@ def _screenshots_only_on_request():
     Page.screenshot = lambda self, *args, **kwargs: b""
     yield
     Page.screenshot = original
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Make `--dist loadgroup` honour `xdist_group` marks under pytest 9.2.
+
+    pytest-xdist 3.8.0 tags a grouped test by appending ``@group`` to ``item._nodeid``; pytest 9.2
+    reads a node's id from ``item._id`` (a NodeId), so the tag is lost and every grouped test is
+    scheduled on its own (a page's blocks, the DDP demo and its tests, the toy-model tests: on
+    both workers, each paying the shared set-up again). Same tag, on the attribute read now.
+    Workers only (xdist sets ``loadgroup`` there); a no-op once xdist's own tag shows."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
