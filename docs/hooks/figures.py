@@ -15,6 +15,16 @@ variant instead (called again with ``phone=True``). Each page's ``<img>`` of suc
 ``<picture>`` whose ``<source media=...>`` lets the browser pick the phone variant on a narrow
 screen. Drawing a figure may not warn: a warning fails the build, naming the figure, so the build
 log stays clean.
+
+Speed (drawing is most of the build's CPU time): ``on_config`` forks two processes that draw every
+figure while this one renders the pages; the figures' files are registered at ``on_files`` (the
+strict build checks links against them) and written at ``on_post_build``, and a page's
+``<picture>`` (``on_post_page``) waits only for the figures on that page. Each figure is a task
+of its own, except the groups a module lists in ``DRAW_TOGETHER`` (figures sharing state a
+process memoises, such as a trained model: drawn by one process, first, as the longest task).
+In the drawing processes, matplotlib's per-renderer caches are kept per process
+(``speed_up_matplotlib``) and a save draws the figure once (``_save``); the SVGs are the same but
+for the last digit of the crop box.
 """
 
 from __future__ import annotations
@@ -351,6 +361,26 @@ def speed_up_matplotlib() -> None:
 
         mtext._get_text_metrics_with_cache = _get_text_metrics_with_cache
 
+    import matplotlib.font_manager as font_manager
+
+    manager = getattr(font_manager, "fontManager", None)
+    if manager is not None and "findfont" not in vars(manager):
+        findfont, found = manager.findfont, {}
+
+        def cached_findfont(prop, fontext="ttf", directory=None, fallback_to_default=True,
+                            rebuild_if_missing=True):
+            # matplotlib keys its own cache on the font rcParams too, read on every call (the
+            # figures never change them: STYLE sets none)
+            key = (prop, fontext, directory, fallback_to_default, rebuild_if_missing)
+            path = found.get(key)
+            if path is None:
+                path = findfont(prop, fontext, directory, fallback_to_default, rebuild_if_missing)
+                copy = prop.copy() if hasattr(prop, "copy") else prop  # a FontProperties mutates
+                found[(copy, fontext, directory, fallback_to_default, rebuild_if_missing)] = path
+            return path
+
+        manager.findfont = cached_findfont
+
     if callable(getattr(mtext, "get_font", None)):
         get_font, fonts = mtext.get_font, {}
 
@@ -402,8 +432,8 @@ def _worker(tasks, todo, results) -> None:
         for name, function in tasks[index]:
             try:
                 results.put((name, render_svgs(name, function), None))
-            except Exception as error:  # noqa: BLE001 - raised by the parent, naming the figure
-                results.put((name, [], f"{type(error).__name__}: {error}"))
+            except Exception as error:  # noqa: BLE001 - raised by the parent (render_svgs names the figure)
+                results.put((name, [], str(error)))
 
 
 class Drawing:
@@ -415,6 +445,8 @@ class Drawing:
 
     def __init__(self, tasks, workers: int):
         import lossbook  # noqa: F401 - imported once here (the build needs it too), inherited
+        import torch._dynamo  # noqa: F401 - what a torch.optim optimizer imports on first use (1.2 s):
+        # several figures train with one, in both processes; imported once here instead of twice
 
         context = multiprocessing.get_context("fork")  # fork: no pickling of the figure functions
         self.names = [name for task in tasks for name, _ in task]
@@ -440,7 +472,7 @@ class Drawing:
                     raise RuntimeError(f"the figure processes ended without drawing {missing}") from None
         if error:
             self.close()
-            raise RuntimeError(f"figure_{name}: {error}")
+            raise RuntimeError(error)
         self.drawn[name] = svgs
 
     def svgs(self, name: str) -> list[tuple[str, str]]:
