@@ -74,7 +74,7 @@ def two_moons(n: int, seed: int = 0) -> torch.Tensor:
 def figure_diffusion_point_cloud():
     """A 2-D point cloud noised in closed form (q_sample) at several timesteps."""
     ab = lossbook.alphas_cumprod(lossbook.linear_beta_schedule(1000))
-    x0 = two_moons(1500)
+    x0 = two_moons(800)  # enough to see the two moons; each point costs the page bytes (a bitmap)
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     steps = [0, 50, 150, 300, 999]
     fig, axes = plt.subplots(1, len(steps), figsize=(12, 2.8), sharex=True, sharey=True)
