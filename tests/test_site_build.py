@@ -26,6 +26,33 @@ def test_figures_are_drawn_and_embedded(built_site):
         assert svg.lstrip().startswith("<?xml") and "<path" in svg
 
 
+def test_every_wide_figure_offers_its_phone_variant(built_site):
+    """Figures are drawn in the background and written after the pages (docs/hooks/figures.py):
+    every page's <img> of a figure that has a phone variant comes wrapped in a <picture> whose
+    <source> is that variant, every <source> names a drawn SVG, and no variant is orphaned."""
+    site, _ = built_site
+    phones = {p.name.removesuffix(".phone.svg") for p in (site / "figures").glob("*.phone.svg")}
+    assert phones, "no figure has a phone variant"
+    offered, problems = set(), []
+    for path in site.rglob("*.html"):
+        html = path.read_text(encoding="utf-8")
+        where = path.relative_to(site)
+        for img in re.finditer(r'(<source media="[^"]+" srcset="([^"]+)" type="image/svg\+xml">)?'
+                               r'<img\b[^>]*\bsrc="([^"]*figures/([\w-]+)\.svg)"', html):
+            source, srcset, src, name = img.groups()
+            if not (path.parent / src).resolve().is_file():
+                problems.append(f"{where}: {src} is not in the site")
+            if (name in phones) != bool(source):
+                problems.append(f"{where}: {name} {'lacks' if name in phones else 'offers'} a phone variant")
+            if source:
+                offered.add(name)
+                svg = (path.parent / srcset).resolve()
+                if not svg.is_file() or not svg.read_text(encoding="utf-8").lstrip().startswith("<?xml"):
+                    problems.append(f"{where}: {srcset} is not a drawn SVG")
+    assert not problems, "\n".join(problems[:20])
+    assert phones <= offered, f"phone variants no page offers: {sorted(phones - offered)}"
+
+
 class _Loads(HTMLParser):
     """Collect the URLs a browser would fetch by itself (not hyperlinks or rel=canonical)."""
 

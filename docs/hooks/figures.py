@@ -493,12 +493,6 @@ class Drawing:
                 process.terminate()
 
 
-def render_all() -> list[tuple[str, str]]:
-    """Every figure as (name, svg), in a stable order, drawn in this process."""
-    speed_up_matplotlib()
-    return [item for task in figure_tasks() for name, function in task for item in render_svgs(name, function)]
-
-
 _drawing: Drawing | None = None
 _figures: dict[str, File] = {}  # name -> the site's file, written once drawn
 

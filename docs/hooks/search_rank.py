@@ -8,7 +8,7 @@ lesson author to remember that, this hook gives each page in the navigation sect
 
 Speed: the plugin splits each page into sections with Python's ``html.parser``, one callback per
 tag, each scanning the open tags; the lessons' highlighted code (a ``<span>`` per token) and
-build-time MathML (a tag per symbol) make that most of the plugin's time. Those tags carry
+build-time MathML (a tag per symbol) made that most of the plugin's time. Such tags carry
 nothing the index keeps (it keeps their text, and only ``p``, ``code``, ``pre``, lists, ``sub`` and
 ``sup`` as markup), so the plugin is handed each page without them (``light_html``); the page
 itself is unchanged. The index text is the same but for runs of spaces where a removed tag sat
@@ -25,19 +25,24 @@ import re
 LESSONS_SECTION = "Lessons"
 LESSON_BOOST = 2.0  # Material's advice: start low; 2 is enough to put the lesson first
 
-# Inline tags whose text the index keeps but whose markup it drops: Pygments' and arithmatex's
-# spans, and MathML. An attribute may hold ">" only inside quotes; a tag the author excluded
-# from search (data-search-exclude) is kept, so the plugin still skips it.
+# Tags whose text the index keeps but whose markup it drops, none of which holds a heading:
+# Pygments' and arithmatex's spans, MathML, links, emphasis, form controls, inline SVG icons and
+# tables. An attribute may hold ">" only inside quotes; a tag the author excluded from search
+# (data-search-exclude) is kept, so the plugin still skips it. A heading's permalink goes whole:
+# the plugin drops its text (the pilcrow) from the title, and it is the one link it looks at.
 _ATTRS = r"""(?:\s+[^\s=>/]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+))?)*\s*/?"""
 _MATHML = ("math|mi|mo|mn|ms|mrow|msub|msup|msubsup|mfrac|mspace|mtext|mover|munder|munderover|"
            "msqrt|mroot|mtable|mtr|mtd|mlabeledtr|mstyle|mpadded|mphantom|menclose|merror|"
            "semantics|annotation")
-_INLINE = re.compile(rf"<(?!\w+[^>]*\bdata-search-exclude)(?:span|{_MATHML})\b{_ATTRS}>|</(?:span|{_MATHML})\s*>")
+_DROPPED = (f"span|{_MATHML}|a|strong|em|b|i|small|abbr|kbd|mark|del|ins|label|input|button|svg|path|"
+            "table|thead|tbody|tfoot|tr|td|th|img|picture|source")
+_PERMALINK = re.compile(r'<a\b(?=[^>]*\bclass="headerlink")[^>]*>[^<]*</a>')
+_INLINE = re.compile(rf"<(?!\w+[^>]*\bdata-search-exclude)(?:{_DROPPED})\b{_ATTRS}>|</(?:{_DROPPED})\s*>")
 
 
 def light_html(html: str) -> str:
-    """The page's HTML without the inline tags the search index drops (their text stays)."""
-    return _INLINE.sub("", html)
+    """The page's HTML without the tags the search index drops (their text stays)."""
+    return _INLINE.sub("", _PERMALINK.sub("", html))
 
 
 def is_lesson(page) -> bool:
