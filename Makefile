@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export NO_MKDOCS_2_WARNING := 1
+# Python may cache compiled modules: a fresh .venv has no .pyc, so with PYTHONDONTWRITEBYTECODE set
+# (some sandboxes set it) every process would compile torch from source again (5.5 s instead of 3 s
+# per `import torch`, and the suite starts dozens of them). The caches land in ignored __pycache__/.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: serve build test bench bench-site clean kata
 

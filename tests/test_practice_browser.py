@@ -269,6 +269,8 @@ def test_progress_survives_reload_and_export_clear_import_restores_it(tab, tmp_p
     def import_file(name: str, text: str):
         path = tmp_path / name
         path.write_text(text)
+        # emptied first: the wait below is for this import's message, not the one before it
+        page.evaluate("() => { document.querySelector('.lb-progress-tools__status').textContent = '' }")
         page.locator(".lb-progress-tools__file").set_input_files(str(path))
         page.wait_for_function("() => document.querySelector('.lb-progress-tools__status').textContent")
 
@@ -284,7 +286,6 @@ def test_progress_survives_reload_and_export_clear_import_restores_it(tab, tmp_p
         "bad-plan.json": json.dumps({**exported, "plan": {"day-1-metrics:0": "<img src=x onerror=alert(1)>"}}),
     }
     for name, text in refused.items():
-        page.evaluate("() => { document.querySelector('.lb-progress-tools__status').textContent = '' }")
         import_file(name, text)
         assert status.inner_text().startswith("Not imported."), f"{name}: {status.inner_text()}"
         assert _state(page) == after, f"{name}: the stored progress changed"
