@@ -17,13 +17,16 @@ UV := $(BIN)/uv
 WHEELS := $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
 
 $(STAMP): pyproject.toml requirements.lock
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q $$(grep '^uv==' requirements.lock)
+	# no pip inside .venv (ensurepip costs 5 s): this Python's pip installs uv into it, uv the rest
+	# (an older pip without --python: .venv gets its own pip first)
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install -q $$(grep '^uv==' requirements.lock) \
+	    || { $(BIN)/python -m ensurepip -q && $(BIN)/python -m pip install -q $$(grep '^uv==' requirements.lock); }
 	# torch first and pinned: on these machines 2.13.0 is a local CPU wheel, in the folder pip is
 	# configured to look in; elsewhere pip fetches it with its own settings (the Pages workflow
 	# points it at the CPU index). An open range would pull several GB of CUDA packages.
 	$(UV) pip install -q --python $(BIN)/python --no-index --no-deps $(if $(WHEELS),--find-links $(WHEELS)) \
-	    torch==2.13.0 || $(BIN)/python -m pip install -q torch==2.13.0
+	    torch==2.13.0 || $(PYTHON) -m pip --python $(BIN)/python install -q torch==2.13.0
 	$(UV) pip install -q --python $(BIN)/python -c requirements.lock -e '.[docs,test]'
 	touch $(STAMP)
 
