@@ -22,10 +22,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
 import pytest
-import torch
 from hypothesis import settings
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch  # not in the controller, which runs no test (3 s of its start-up)
+
     torch.set_num_threads(1)  # two workers on two cores: no oversubscription
 
 settings.register_profile("lossbook", deadline=None, derandomize=True, max_examples=60)
