@@ -355,3 +355,21 @@ def test_cost_guidance_moves_samples_towards_low_cost():
 def test_top_level_exports():
     for name in ("q_sample", "diffusion_loss", "flow_matching_loss", "ddpm_sample", "cfg_combine"):
         assert getattr(lossbook, name) is getattr(lossbook.diffusion, name)
+
+
+def test_sampler_checks_the_schedule_once_yet_catches_a_change_mid_loop():
+    # ddpm_sample checks alphas_cumprod's values on entering its loop, not at each of its T steps;
+    # a schedule changed in place during the loop is still caught by the next step's check.
+    ab = alphas_cumprod(cosine_beta_schedule(20))
+    exact = _exact_gaussian_denoiser(ab, 0.0, 1.0)
+
+    def tampering(x, t):
+        if int(t[0]) == 10:
+            ab[5] = 1.5  # in place: bumps the tensor's version counter
+        return exact(x, t)
+
+    with pytest.raises(ValueError, match=r"alphas_cumprod: expected values in the open interval"):
+        ddpm_sample(tampering, (4, 1), ab, generator=torch.Generator().manual_seed(0))
+    # after the loop the schedule is checked in full again, wherever it is used
+    with pytest.raises(ValueError, match=r"alphas_cumprod: expected values in the open interval"):
+        q_sample(torch.zeros(1, 1), torch.tensor([0]), torch.zeros(1, 1), ab)

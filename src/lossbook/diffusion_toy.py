@@ -42,6 +42,7 @@ from .diffusion import (
     eps_from_v,
     eps_from_x0,
 )
+from .diffusion._common import _checked_once
 from .trajectory import wta_trajectory_loss
 
 __all__ = [
@@ -345,22 +346,24 @@ def train_toy_trajectory_model(
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
         gen = torch.Generator().manual_seed(seed)
-        for _ in range(steps):
-            idx = torch.randint(0, n_data, (256,), generator=gen)
-            cond = cond_all[idx].clone()
-            cond[torch.rand(256, generator=gen) < 0.5, 2:] = 0  # route unknown: the null condition
-            loss = diffusion_loss(
-                model,
-                x_all[idx],
-                model.alphas_cumprod,
-                cond=cond,
-                parameterization=parameterization,
-                generator=gen,
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+        with _checked_once(model.alphas_cumprod):  # the schedule's values, once, not every step
+            for _ in range(steps):
+                idx = torch.randint(0, n_data, (256,), generator=gen)
+                cond = cond_all[idx].clone()
+                # route unknown: the null condition
+                cond[torch.rand(256, generator=gen) < 0.5, 2:] = 0
+                loss = diffusion_loss(
+                    model,
+                    x_all[idx],
+                    model.alphas_cumprod,
+                    cond=cond,
+                    parameterization=parameterization,
+                    generator=gen,
+                )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
     return _frozen(model)
 
 

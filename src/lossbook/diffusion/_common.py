@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -39,12 +41,43 @@ def _check_betas(betas: torch.Tensor) -> None:
         )
 
 
+# Schedules whose values were checked on entering a loop (``_checked_once``): the tensor object,
+# its version counter (any in-place change bumps it) and its data pointer at the time.
+_CHECKED: contextvars.ContextVar[tuple] = contextvars.ContextVar("lossbook_checked_schedules",
+                                                                 default=())
+
+
+def _state(ab: torch.Tensor) -> tuple | None:
+    try:
+        return ab._version, ab.data_ptr()
+    except RuntimeError:  # an inference tensor has no version counter: always checked
+        return None
+
+
+@contextlib.contextmanager
+def _checked_once(ab: torch.Tensor, name: str = "alphas_cumprod") -> Iterator[int]:
+    """Check ``ab`` now; inside the block, calls checking the same, unchanged tensor skip the
+    value checks (a loop of thousands of steps otherwise checks the schedule at every step, in
+    every function it calls). Yields ``T``."""
+    T = _check_alphas_cumprod(ab, name)
+    state = _state(ab)
+    token = _CHECKED.set(_CHECKED.get() + ((ab, state),)) if state is not None else None
+    try:
+        yield T
+    finally:
+        if token is not None:
+            _CHECKED.reset(token)
+
+
 def _check_alphas_cumprod(ab: torch.Tensor, name: str = "alphas_cumprod") -> int:
     check_tensor(name, ab, kind="float")
     if ab.ndim != 1 or ab.numel() == 0:
         raise ValueError(f"{name}: expected a non-empty 1-D tensor [T], got shape {list(ab.shape)}")
     if not has_values(ab):
         return ab.numel()
+    checked = _CHECKED.get()
+    if checked and any(ab is seen and _state(ab) == state for seen, state in checked):
+        return ab.numel()  # checked on entering the loop, unchanged since
     bad = ~((ab > 0) & (ab < 1))
     if bool(bad.any()):
         i = int(bad.nonzero()[0])

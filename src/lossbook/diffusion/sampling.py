@@ -19,6 +19,7 @@ from ._common import (
     _check_alphas_cumprod,
     _check_data,
     _check_step,
+    _checked_once,
     _sample_device,
 )
 from .parameterisation import x0_from_eps
@@ -220,26 +221,29 @@ def ddpm_sample(
     x = torch.randn(shape, generator=generator, dtype=dtype).to(device)
     path = [x] if return_path else None
     sqrt_one_minus = (1 - alphas_cumprod.to(torch.float64)).sqrt()
-    for step in range(T - 1, -1, -1):
-        tt = torch.full((B,), step, dtype=torch.long, device=device)
-        if cost is None:
+    with _checked_once(alphas_cumprod):  # the schedule's values, once, not at every step
+        for step in range(T - 1, -1, -1):
+            tt = torch.full((B,), step, dtype=torch.long, device=device)
+            if cost is None:
+                with torch.no_grad():
+                    eps = predict(x, tt)
+            else:
+                with torch.enable_grad():
+                    xg = x.detach().requires_grad_(True)
+                    eps = predict(xg, tt)
+                    x0_hat = x0_from_eps(xg, tt, eps, alphas_cumprod)
+                    c = cost(x0_hat)
+                    if not isinstance(c, torch.Tensor) or c.shape != (B,):
+                        got = list(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__
+                        raise ValueError(
+                            f"cost: expected a per-sample cost of shape [{B}], got {got}"
+                        )
+                    (grad,) = torch.autograd.grad(c.sum(), xg)
+                eps = eps.detach() + cost_scale * float(sqrt_one_minus[step]) * grad
             with torch.no_grad():
-                eps = predict(x, tt)
-        else:
-            with torch.enable_grad():
-                xg = x.detach().requires_grad_(True)
-                eps = predict(xg, tt)
-                x0_hat = x0_from_eps(xg, tt, eps, alphas_cumprod)
-                c = cost(x0_hat)
-                if not isinstance(c, torch.Tensor) or c.shape != (B,):
-                    got = list(c.shape) if isinstance(c, torch.Tensor) else type(c).__name__
-                    raise ValueError(f"cost: expected a per-sample cost of shape [{B}], got {got}")
-                (grad,) = torch.autograd.grad(c.sum(), xg)
-            eps = eps.detach() + cost_scale * float(sqrt_one_minus[step]) * grad
-        with torch.no_grad():
-            x = ddpm_step(eps, x, step, alphas_cumprod, variance=variance, generator=generator)
-        if path is not None:
-            path.append(x)
+                x = ddpm_step(eps, x, step, alphas_cumprod, variance=variance, generator=generator)
+            if path is not None:
+                path.append(x)
     if path is not None:
         return x, torch.stack(path)
     return x
