@@ -96,6 +96,39 @@ def test_what_the_hook_assumes_about_the_theme_css_holds(built_site):
         assert not named.search(re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S)), path
 
 
+MATH = re.compile(r'<math xmlns="[^"]*">(.*?)</math>', re.S)  # inline: display="block" keeps its mrow
+
+
+def _wrapped_in_one_mrow(inner: str) -> bool:
+    if not (inner.startswith("<mrow>") and inner.endswith("</mrow>")):
+        return False
+    depth = 0
+    for tag in re.finditer(r"<(/?)mrow>", inner):
+        depth += -1 if tag[1] else 1
+        if depth == 0:
+            return tag.end() == len(inner)
+    return False
+
+
+def test_formulas_carry_no_default_attribute_or_outer_mrow(built_site):
+    """docs/hooks/mathml.py drops latex2mathml's wrapper <mrow> of an inline formula (<math> lays
+    out as an mrow) and display="inline" (the default): one element fewer per formula."""
+    site, _ = built_site
+    formulas = 0
+    for path in sorted(site.rglob("*.html")):
+        html = path.read_text(encoding="utf-8")
+        assert 'display="inline"' not in html, path
+        for match in MATH.finditer(html):
+            formulas += 1
+            assert not _wrapped_in_one_mrow(match[1]), f"{path.relative_to(site)}: {match[0][:120]}"
+    assert formulas > 1000, formulas
+
+
+def test_wrapped_in_one_mrow():
+    assert _wrapped_in_one_mrow("<mrow><mi>a</mi><mrow><mi>b</mi></mrow></mrow>")
+    assert not _wrapped_in_one_mrow("<mrow><mi>a</mi></mrow><mo>+</mo><mrow><mi>b</mi></mrow>")
+
+
 @pytest.mark.parametrize("cls", ["c", "c1", "cm", "gd", "gi", "hll"])
 def test_comments_and_backgrounds_are_left_alone(cls):
     """Material finds code annotations in comments; gd/gi/hll have padding and a background."""
