@@ -125,7 +125,13 @@ def _save(figure) -> str:
     """The figure as SVG, cropped as ``bbox_inches="tight"`` crops it, drawn once. savefig would
     first draw the whole figure without output, for a layout engine to run and to measure the
     crop; a figure laid out by ``tight_layout`` has no engine to run (a placeholder) and the crop
-    is measured directly, which halves the cost of a save."""
+    is measured directly, which halves the cost of a save. Ticks are worked out once for the
+    measuring and the drawing (``_ticks_kept``)."""
+    with _ticks_kept():
+        return _save_svg(figure)
+
+
+def _save_svg(figure) -> str:
     buffer = io.StringIO()
     engine = figure.get_layout_engine()
     if engine is None or isinstance(engine, PlaceHolderLayoutEngine):
@@ -322,6 +328,72 @@ def render_module(path: Path) -> list[tuple[str, str]]:
 
 # --------------------------------------------------------------------------- matplotlib caches
 
+_ticks_memo: dict | None = None  # Axis -> (what its ticks depend on, its ticks), in _ticks_kept
+
+
+class _ticks_kept:
+    """Within the block, each axis works its ticks out once (``Axis._update_ticks``: locator,
+    formatter, one Tick per location). matplotlib does it again in every pass over a figure,
+    and for every axis that shares one again for each of its siblings (placing an axis label);
+    a save measures the crop then draws, a tight layout measures every axes. Nothing the figure
+    code sets changes inside the block: what the ticks depend on there (the view limits, the axes'
+    size and dpi, the locators and formatters, which tick parts show) is compared anyway, and
+    a change works them out again. Only where ``speed_up_matplotlib`` installed the memo."""
+
+    def __enter__(self):
+        global _ticks_memo
+        self.outer = _ticks_memo
+        if self.outer is None:
+            _ticks_memo = {}
+
+    def __exit__(self, *exc):
+        global _ticks_memo
+        _ticks_memo = self.outer
+
+
+def _memoise_ticks() -> None:
+    import matplotlib.axis as maxis
+
+    update = maxis.Axis._update_ticks
+    if getattr(update, "_lossbook", False):
+        return
+
+    def _update_ticks(self):
+        memo = _ticks_memo
+        if memo is None:
+            return update(self)
+        box = self.axes.bbox
+        key = (tuple(self.get_view_interval()), round(box.width, 6), round(box.height, 6),
+               self.get_figure(root=True).dpi, self.get_scale(),
+               self.get_major_locator(), self.major.formatter, self.get_minor_locator(),
+               self.minor.formatter, self._tick_group_visible(self._major_tick_kw),
+               self._tick_group_visible(self._minor_tick_kw),
+               self.__dict__.get("majorTicks"), self.__dict__.get("minorTicks"))
+        kept = memo.get(self)
+        if kept is None or not _same(kept[0], key):
+            kept = memo[self] = (key, update(self))
+        return list(kept[1])
+
+    _update_ticks._lossbook = True
+    maxis.Axis._update_ticks = _update_ticks
+
+    from matplotlib.figure import Figure
+
+    tight_layout = Figure.tight_layout
+
+    def tight_layout_kept(self, *args, **kwargs):
+        with _ticks_kept():
+            return tight_layout(self, *args, **kwargs)
+
+    Figure.tight_layout = tight_layout_kept
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Key equality: numbers by value, objects (locators, tick lists) by identity."""
+    return len(a) == len(b) and all(
+        x is y or (type(x) is type(y) and isinstance(x, (int, float, str, tuple)) and x == y)
+        for x, y in zip(a, b))
+
 def speed_up_matplotlib() -> None:
     """Caches matplotlib keeps per renderer, kept for the whole process instead (same bytes out).
 
@@ -402,6 +474,8 @@ def speed_up_matplotlib() -> None:
             return fonts[key]
 
         mtext.get_font = cached_font
+
+    _memoise_ticks()
 
 
 # --------------------------------------------------------------------------- drawing in the background
