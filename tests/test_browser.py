@@ -22,10 +22,15 @@ without touching this file) and must:
   as task lists, not literal "[ ]"; on desktop no lesson equation wider than its column;
 - (API reference) show every docstring example as a code block with its output, no blockquote.
 
-One tab serves every page a worker visits (a warm cache, as a reader moving through the site
-has); its records of errors and requests start empty for each page and its storage is cleared
-(the theme keeps the colour scheme and the last content tab there), so each page is seen as on a
-first visit and its failures are reported against it. That tab is served an empty search index:
+One tab serves every page a worker visits, in this module and tests/test_practice_browser.py (a
+warm cache, as a reader moving through the site has; one Chromium per test process); its records
+of errors and requests start empty for each page and its storage is cleared (the theme keeps the
+colour scheme and the last content tab there), so each page is seen as on a first visit and its
+failures are reported against it. It asks for reduced motion (``prefers-reduced-motion: reduce``,
+a reader's setting the theme honours by dropping its CSS transitions; the site's own CSS has none):
+the same layout, without the frames of the theme's animations (the "Copied" toast after every copy
+click, about 0.25 CPU s a page). The tabs of their own contexts (search, phone, practice clocks)
+keep the default motion. That tab is served an empty search index:
 the theme's search worker otherwise fetches and builds the site's one index (1.3 MB, the same on
 every page) after each page load, about a second of CPU; the search test loads the real one.
 
@@ -34,19 +39,22 @@ context: the CSS media queries see the same 390 px width, headless Chromium draw
 either, and the overflow check compares the page's scrollWidth with the screen's width, so content
 wider than the screen is caught either way (a mobile browser widens its layout viewport to it,
 the narrowed tab scrolls). What touch emulation adds (the pointer and hover media features, the
-viewport meta tag) is covered by ``test_a_lesson_in_a_phone_browser_lays_out_as_in_the_narrowed_tab``:
-a lesson loaded in a real mobile context (touch, 390 x 844) passes the phone checks and has the
-narrowed tab's layout (the same figures at the same widths, the same scrolling elements and fades,
-the same code blocks cleared under their copy button).
+viewport meta tag) is covered by ``check_as_in_a_phone_browser``, which test_page runs on
+``PHONE_LESSON``: the lesson loaded in a real mobile context (touch, 390 x 844) passes the phone
+checks and has the narrowed tab's layout (the same figures at the same widths, the same scrolling
+elements and fades, the same code blocks cleared under their copy button).
 
 The copied Python blocks are not run again here: tests/test_docs.py runs every block as
 ``__main__`` in a fresh namespace with scrambled RNGs (docs_pages.run_block), and the copy check
 above proves that what a button copies is that block.
 
-Site-wide: search finds "focal" and lands on the Custom losses lesson, ranks that lesson first
-for "focal loss" and finds "retinanet" next to punctuation; the table of contents highlights
-the section a reader jumps to; dark mode toggles and persists, and instant navigation reaches
-every page from the navigation without a full reload. Screenshots of every page but the API
+Site-wide, in one window (one full load): search finds "focal" and lands on the Custom losses
+lesson, ranks that lesson first for "focal loss" and finds "retinanet" next to punctuation; the
+table of contents highlights the section a reader jumps to; every page is in the navigation, and
+instant navigation reaches, without a full reload, a page of each set-up that differs on arrival
+(section, the elements the site's scripts set up, tabs, math, figures: chosen from the built site
+by rule), every page being one instant loading takes (the served sitemap lists it). Dark mode
+toggles and persists. Screenshots of every page but the API
 reference, at desktop (1280 px) and phone (390 px) widths, and of one lesson in dark mode at
 both widths, go to ``artifacts/screenshots/`` when LOSSBOOK_SCREENSHOTS=1 (tests/conftest.py).
 
@@ -64,6 +72,7 @@ import re
 import shutil
 import sys
 import threading
+import urllib.request
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
@@ -186,21 +195,35 @@ def serve(folder: Path) -> http.server.ThreadingHTTPServer:
     return server
 
 
-@pytest.fixture(scope="module")
-def base_url(built_site):
-    site, _ = built_site
-    server = serve(site)
-    yield server.base
+# What one test process keeps for both browser modules (this one and tests/test_practice_browser.py,
+# which imports these fixtures): the server, Playwright's driver, Chromium and the warm tab. Per
+# module they would be started twice on each worker (about 2.5 CPU s: a driver, a browser, a
+# context and a cold cache); they are closed when pytest ends (last opened, first closed).
+_PROCESS: dict = {}
+
+
+def _for_the_process(request, key: str, start, stop):
+    if key not in _PROCESS:
+        _PROCESS[key] = start()
+        request.config.add_cleanup(lambda: stop(_PROCESS.pop(key)))
+    return _PROCESS[key]
+
+
+def _stop_server(server):
     server.shutdown()
     server.server_close()
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def base_url(request, built_site):
+    return _for_the_process(request, "server", lambda: serve(built_site[0]), _stop_server).base
+
+
+@pytest.fixture(scope="module")
+def browser(request):
+    playwright = _for_the_process(request, "playwright", lambda: sync_playwright().start(), lambda p: p.stop())
+    return _for_the_process(request, "chromium", lambda: playwright.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS), lambda chromium: chromium.close())
 
 
 @pytest.fixture(scope="module")
@@ -218,11 +241,13 @@ class Visit:
     A tab can serve several pages: ``fresh()`` empties its records and its storage between them.
     """
 
-    def __init__(self, browser, base_url: str, *, size=DESKTOP, mobile=False, search_index: str | None = None):
+    def __init__(self, browser, base_url: str, *, size=DESKTOP, mobile=False, search_index: str | None = None,
+                 reduced_motion: bool = False):
         self.base = base_url
         self.context = browser.new_context(
             viewport={"width": size[0], "height": size[1]}, device_scale_factor=1,
             is_mobile=mobile, has_touch=mobile, color_scheme="light", service_workers="block",
+            reduced_motion="reduce" if reduced_motion else "no-preference",
         )
         self.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url.rstrip("/"))
         self.size = size
@@ -319,10 +344,9 @@ def no_search(built_site) -> str:
 
 
 @pytest.fixture(scope="module")
-def shared_tab(browser, base_url, no_search):
-    tab = Visit(browser, base_url, size=DESKTOP, search_index=no_search)
-    yield tab
-    tab.close()
+def shared_tab(request, browser, base_url, no_search):
+    return _for_the_process(request, "tab", lambda: Visit(
+        browser, base_url, size=DESKTOP, search_index=no_search, reduced_motion=True), Visit.close)
 
 
 @pytest.fixture
@@ -797,7 +821,7 @@ REAL_TAB_CLICKS = next((p for p in SITE_PAGES if _has_tabs(p)), None)
 
 
 @pytest.mark.parametrize("site_page", SITE_PAGES, ids=[p.slug for p in SITE_PAGES])
-def test_page(site_page, tab, screenshots):
+def test_page(site_page, tab, visit, screenshots):
     where = site_page.url or "home page"
     page = tab.goto(site_page.url)
     assert page.locator(".md-content h1").count() == 1, f"{where}: no single <h1>"
@@ -820,10 +844,16 @@ def test_page(site_page, tab, screenshots):
     if not site_page.is_reference:
         page.screenshot(path=screenshots / f"{site_page.slug}-phone.png", full_page=True)
     tab.assert_clean(f"{where} (phone)")
+    if site_page.url == PHONE_LESSON:
+        check_as_in_a_phone_browser(visit, site_page, narrowed=page.evaluate(PHONE_FACTS_JS))
 
 
 # A lesson with figures that switch to a phone variant, tables and equations that scroll sideways
 PHONE_LESSON = "simulation-metrics/"
+
+# Open every fold of the content (what check_copy_buttons leaves open in test_page's tab).
+OPEN_FOLDS_JS = """() => document.querySelectorAll('.md-content details:not([open])')
+  .forEach((fold) => fold.querySelector(':scope > summary').click())"""
 
 PHONE_FACTS_JS = """() => {
   window.lossbookLayout();
@@ -841,26 +871,29 @@ PHONE_FACTS_JS = """() => {
 }"""
 
 
-def test_a_lesson_in_a_phone_browser_lays_out_as_in_the_narrowed_tab(visit, tab):
+def check_as_in_a_phone_browser(visit, lesson: SitePage, *, narrowed: dict):
     """A real phone context (390 x 844, touch, mobile viewport) passes the phone checks, and lays
-    the lesson out as test_page's narrowed desktop tab does: same width, same figures at the same
-    sizes, the same elements scrolling sideways with their fades, the same code blocks given room
-    under their copy button. What test_page checks on the narrowed tab holds on a phone."""
-    lesson = next((p for p in SITE_PAGES if p.url == PHONE_LESSON), None)
-    assert lesson, f"{PHONE_LESSON} is not a page of the site: choose another lesson"
+    the lesson out as test_page's narrowed desktop tab does (``narrowed``: its PHONE_FACTS_JS, its
+    folds open): same width, same figures at the same sizes, the same elements scrolling sideways
+    with their fades, the same code blocks given room under their copy button. What test_page
+    checks on the narrowed tab holds on a phone. (Run by test_page on PHONE_LESSON, whose narrowed
+    tab is then at hand: no second load of the lesson.)"""
+    where = f"{lesson.url} (phone context)"
     phone = visit(size=PHONE, mobile=True)
     small = phone.goto(lesson.url)
-    small.evaluate(FIGURES_SETTLED_JS)
-    check_layout(small, lesson, f"{lesson.url} (phone context)", phone=True)
+    small.evaluate(OPEN_FOLDS_JS)
+    pending = small.evaluate(FIGURES_SETTLED_JS)
+    assert not pending, f"{where}: figures that did not load their source for {PHONE[0]}px: {pending}"
+    check_layout(small, lesson, where, phone=True)
     on_phone = small.evaluate(PHONE_FACTS_JS)
-    phone.assert_clean(f"{lesson.url} (phone context)")
-
-    page = tab.goto(lesson.url)
-    narrow_to_phone(page, f"{lesson.url} (narrowed)")
-    narrowed = page.evaluate(PHONE_FACTS_JS)
+    phone.assert_clean(where)
     assert on_phone["figures"] and on_phone["scrollers"], f"{lesson.url}: no figure or scroller to compare"
     assert on_phone == narrowed, f"{lesson.url}: a phone lays it out as\n{on_phone}\nthe narrowed tab as\n{narrowed}"
-    tab.assert_clean(f"{lesson.url} (narrowed)")
+
+
+def test_the_phone_lesson_is_a_page_of_the_site():
+    """test_page compares PHONE_LESSON in a real phone context with its narrowed tab: it must exist."""
+    assert any(p.url == PHONE_LESSON for p in SITE_PAGES), f"{PHONE_LESSON} is not a page of the site: choose another lesson"
 
 
 def test_some_page_has_content_tabs():
@@ -889,57 +922,6 @@ def _search(page, query: str) -> list[str]:
                           ".map((a) => a.href)")
     base = page.evaluate("() => new URL(document.querySelector('[data-md-component=logo]').href).href")
     return [h.removeprefix(base).split("?")[0].split("#")[0] for h in hrefs]
-
-
-def test_search_ranks_finds_and_lands_on_the_lesson(visit):
-    """With the site's real index (its one test: the other tabs get an empty one): "focal loss"
-    ranks the Custom losses lesson first; "retinanet" finds every page that writes RetinaNet next
-    to punctuation; "focal" lists the lesson, and its result opens it by instant loading (no
-    reload) with "focal" highlighted."""
-    lesson = _custom_losses()
-    tab = visit(size=DESKTOP, search=True)
-    page = tab.goto("")
-    found = _search(page, "focal loss")
-    assert found and found[0] == lesson.url, f"'focal loss' lists {found[:4]}: the lesson should be first"
-    # a word written next to punctuation, "(RetinaNet," or "RetinaNet)", is still a word
-    punctuated = [p.url for p in SITE_PAGES
-                  if re.search(r"[(\[,;:/]RetinaNet|RetinaNet[),.;:\]]", p.source.read_text(encoding="utf-8"))]
-    assert punctuated, "no page writes RetinaNet next to punctuation: nothing to search for"
-    found = _search(page, "retinanet")
-    missing = [url for url in punctuated if url not in found]
-    assert not missing, f"'retinanet' does not find {missing} (found {found})"
-
-    found = _search(page, "focal")
-    assert lesson.url in found, f"searching 'focal' does not list the Custom losses lesson: {found}"
-    page.evaluate("() => { window.__lossbookMarker = 'kept' }")
-    results = page.locator(".md-search-result__item > a.md-search-result__link")
-    results.nth(found.index(lesson.url)).click()
-    page.wait_for_url(re.compile(re.escape(tab.base + lesson.url)))
-    # instant loading updates the URL before it swaps the content: wait for the new title
-    page.wait_for_function(f"(title) => ({H1_JS})() === title", arg="Custom losses", timeout=15_000)
-    assert page.evaluate("() => window.__lossbookMarker") == "kept", "the result link reloaded the page"
-    page.locator(".md-content mark").first.wait_for(timeout=15_000)
-    marks = page.locator(".md-content mark").all_inner_texts()
-    assert any("focal" in m.lower() for m in marks), f"the landing page does not highlight 'focal': {marks[:5]}"
-    tab.assert_clean("search")
-
-
-def test_table_of_contents_follows_the_section_jumped_to(tab):
-    """Clicking an entry of the page's table of contents scrolls to that section and highlights
-    that entry (not the one before: the theme marks a section once its heading reaches the top,
-    and nothing of ours may push the heading below that line)."""
-    lesson = _custom_losses()
-    page = tab.goto(lesson.url)
-    links = page.locator(".md-sidebar--secondary a.md-nav__link")
-    count = links.count()
-    assert count >= 4, "the lesson has no table of contents to follow"
-    for index in (1, count // 2, count - 2):
-        target = links.nth(index).evaluate("(a) => a.hash")
-        links.nth(index).click()
-        page.wait_for_function(
-            "(hash) => [...document.querySelectorAll('.md-sidebar--secondary .md-nav__link--active')]"
-            ".map((a) => a.hash).pop() === hash", arg=target, timeout=5_000)
-    tab.assert_clean("table of contents")
 
 
 def _background_luminance(page) -> float:
@@ -983,6 +965,64 @@ def test_dark_mode_toggles_and_persists(tab, screenshots, built_site):
     tab.assert_clean("dark mode")
 
 
+# What sets a page up differently when it arrives by instant loading: its section (API reference,
+# glossary, the rest), each element the site's own scripts (docs/assets/*.js) look up to set a
+# page up (the quizzes, the one-week plan, the progress tools, the review queue, the mock
+# interview: read from the scripts, so a new one counts), and what the theme or lossbook.js sets
+# up in the content (content tabs, math, figures).
+CONTENT = re.compile(r'<article class="md-content__inner.*?</article>', re.DOTALL)
+
+
+@functools.cache
+def script_hooks() -> tuple[str, ...]:
+    """The ids and classes the site's scripts look a page's elements up by: 'id=x', 'class=x'."""
+    hooks = set()
+    for script in (DOCS / "assets").glob("*.js"):
+        text = script.read_text(encoding="utf-8")
+        hooks |= {f"id={name}" for name in re.findall(r'getElementById\("([\w-]+)"\)', text)}
+        hooks |= {f"class={name}" for name in re.findall(r'document\.querySelectorAll\("\.([\w-]+)"\)', text)}
+    return tuple(sorted(hooks))
+
+
+def set_up_by(site_page: SitePage, html: str) -> set[str]:
+    """What sets this built page up on arrival (see above)."""
+    content = "".join(CONTENT.findall(html))
+    classes = {c for attr in re.findall(r'class="([^"]*)"', content) for c in attr.split()}
+    ids = set(re.findall(r'id="([^"]*)"', content))
+    found = {h for h in script_hooks() if h.partition("=")[2] in (ids if h.startswith("id=") else classes)}
+    found.add("section=" + (site_page.url.split("/")[0] if site_page.url.startswith(("reference/", "glossary/"))
+                            else "other"))
+    found |= {name for name, there in (("tabs", "tabbed-set" in classes), ("math", "<math" in content),
+                                       ("figures", "<img" in content)) if there}
+    return found
+
+
+def pages_covering_every_set_up(site: Path, *, besides: SitePage) -> list[SitePage]:
+    """The fewest small pages that between them meet every set-up (``set_up_by``) that ``besides``
+    (a page already reached the same way) does not: for each set-up not yet met, in a fixed order,
+    the smallest built page with it. In site order."""
+    built = {p: set_up_by(p, (site / p.html).read_text(encoding="utf-8")) for p in SITE_PAGES}
+    size = {p: (site / p.html).stat().st_size for p in SITE_PAGES}
+    met, chosen = set(built[besides]), []
+    for need in sorted(set().union(*built.values())):
+        if need not in met:
+            page = min((p for p in SITE_PAGES if need in built[p] and p != besides), key=size.get)
+            chosen.append(page)
+            met |= built[page]
+    return sorted(chosen, key=SITE_PAGES.index)
+
+
+def test_instant_loading_takes_every_page(base_url):
+    """The theme's instant loading takes a link only to a page its sitemap lists (as served here):
+    every page is listed, so the walk of test_search_contents_and_instant_navigation, through a page of each set-up,
+    stands for all (every
+    page's links resolve: tests/test_links.py; every page loads cleanly: test_page)."""
+    with urllib.request.urlopen(base_url + "sitemap.xml", timeout=30) as response:
+        listed = set(re.findall(r"<loc>\s*([^<\s]+)\s*</loc>", response.read().decode("utf-8")))
+    missing = [p.url or "home page" for p in SITE_PAGES if base_url + p.url not in listed]
+    assert not missing, f"pages the sitemap does not list (instant loading would reload for them): {missing}"
+
+
 # Click each navigation link in turn, in the page (one call for the whole walk): each page must
 # arrive (the URL, then its h1) in the same window (the marker set on it survives: no reload).
 NAV_WALK_JS = """async ({hrefs, titles}) => {
@@ -1009,27 +1049,74 @@ NAV_WALK_JS = """async ({hrefs, titles}) => {
 }""".replace("%H1%", H1_JS)
 
 
-def test_instant_navigation_reaches_every_page(tab, built_site):
-    """From the home page, click every link of the navigation in turn: each page arrives (its h1)
-    without a full reload (instant loading keeps the window), and Back returns."""
+def test_search_contents_and_instant_navigation(visit, built_site):
+    """A reader's way through the site in one window (one full load, the home page, with the
+    site's real search index: the other tabs get an empty one):
+
+    - search: "focal loss" ranks the Custom losses lesson first; "retinanet" finds every page that
+      writes RetinaNet next to punctuation; "focal" lists the lesson, and its result opens it by
+      instant loading (no reload) with "focal" highlighted;
+    - table of contents: on that lesson, clicking an entry scrolls to that section and highlights
+      that entry (not the one before: the theme marks a section once its heading reaches the top,
+      and nothing of ours may push the heading below that line);
+    - instant navigation: every page is in the navigation; clicking its link reaches one page of
+      each set-up (``pages_covering_every_set_up``) in turn, each arriving (its h1) without a full reload
+      (the window is kept), and Back returns.
+    """
     site, _ = built_site
+    lesson = _custom_losses()
+    tab = visit(size=DESKTOP, search=True)
     page = tab.goto("")
+    found = _search(page, "focal loss")
+    assert found and found[0] == lesson.url, f"'focal loss' lists {found[:4]}: the lesson should be first"
+    # a word written next to punctuation, "(RetinaNet," or "RetinaNet)", is still a word
+    punctuated = [p.url for p in SITE_PAGES
+                  if re.search(r"[(\[,;:/]RetinaNet|RetinaNet[),.;:\]]", p.source.read_text(encoding="utf-8"))]
+    assert punctuated, "no page writes RetinaNet next to punctuation: nothing to search for"
+    found = _search(page, "retinanet")
+    missing = [url for url in punctuated if url not in found]
+    assert not missing, f"'retinanet' does not find {missing} (found {found})"
+
+    found = _search(page, "focal")
+    assert lesson.url in found, f"searching 'focal' does not list the Custom losses lesson: {found}"
     page.evaluate("() => { window.__lossbookMarker = 'kept' }")
-    hrefs = list(dict.fromkeys(
-        href for href in page.locator(".md-nav--primary a.md-nav__link[href]").evaluate_all("(as) => as.map((a) => a.href)")
-        if "#" not in href))
-    expected = {tab.base + p.url for p in SITE_PAGES if (site / p.html).exists()}
-    assert expected <= set(hrefs), f"pages missing from the navigation: {sorted(expected - set(hrefs))}"
-    titles = [built_h1((site / (href.removeprefix(tab.base) + "index.html")).read_text(encoding="utf-8"))
-              for href in hrefs]
+    results = page.locator(".md-search-result__item > a.md-search-result__link")
+    results.nth(found.index(lesson.url)).click()
+    page.wait_for_url(re.compile(re.escape(tab.base + lesson.url)))
+    # instant loading updates the URL before it swaps the content: wait for the new title
+    page.wait_for_function(f"(title) => ({H1_JS})() === title", arg="Custom losses", timeout=15_000)
+    assert page.evaluate("() => window.__lossbookMarker") == "kept", "the result link reloaded the page"
+    page.locator(".md-content mark").first.wait_for(timeout=15_000)
+    marks = page.locator(".md-content mark").all_inner_texts()
+    assert any("focal" in m.lower() for m in marks), f"the landing page does not highlight 'focal': {marks[:5]}"
+    tab.assert_clean("search")
+
+    links = page.locator(".md-sidebar--secondary a.md-nav__link")
+    count = links.count()
+    assert count >= 4, "the lesson has no table of contents to follow"
+    for index in (1, count // 2, count - 2):
+        target = links.nth(index).evaluate("(a) => a.hash")
+        links.nth(index).click()
+        page.wait_for_function(
+            "(hash) => [...document.querySelectorAll('.md-sidebar--secondary .md-nav__link--active')]"
+            ".map((a) => a.hash).pop() === hash", arg=target, timeout=5_000)
+    tab.assert_clean("table of contents")
+
+    in_nav = {href for href in page.locator(".md-nav--primary a.md-nav__link[href]").evaluate_all(
+        "(as) => as.map((a) => a.href)") if "#" not in href}
+    expected = {tab.base + p.url for p in SITE_PAGES}
+    assert expected <= in_nav, f"pages missing from the navigation: {sorted(expected - in_nav)}"
+    walk = pages_covering_every_set_up(site, besides=lesson)
+    assert len(walk) >= 2, f"the walk has {len(walk)} pages: too few to go Back"
+    hrefs = [tab.base + p.url for p in walk]
+    titles = [built_h1((site / p.html).read_text(encoding="utf-8")) for p in walk]
     try:
         problems = page.evaluate(NAV_WALK_JS, {"hrefs": hrefs, "titles": titles})
     except PlaywrightError as error:  # a full load destroys the walk's script
         at = page.evaluate("() => sessionStorage.getItem('lossbook-walk')")
         raise AssertionError(f"instant navigation: a full page load while going to {at}: {error}") from None
-    assert not problems, "instant navigation:\\n" + "\\n".join(problems)
-    if len(hrefs) >= 2:
-        page.go_back()
-        page.wait_for_url(hrefs[-2])
-        page.wait_for_function(f"(title) => ({H1_JS})() === title", arg=titles[-2])
+    assert not problems, "instant navigation:\n" + "\n".join(problems)
+    page.go_back()
+    page.wait_for_url(hrefs[-2])
+    page.wait_for_function(f"(title) => ({H1_JS})() === title", arg=titles[-2])
     tab.assert_clean("instant navigation")
