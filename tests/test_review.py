@@ -123,3 +123,5 @@ def test_code_in_answers_is_shown_without_copy_buttons_or_repeated_ids():
     quiet = review.quiet_code(block)
     assert "<code" not in quiet and "__codelineno" not in quiet
     assert '<pre class="lb-card__code"><span class="kn">import</span> torch\n</pre>' in quiet
+    lighter = review.quiet_code(block.replace(' torch', '<span class="w"> </span><span class="n">torch</span>'))
+    assert '<pre class="lb-card__code"><span class="kn">import</span> torch\n</pre>' in lighter, "spans lightened"

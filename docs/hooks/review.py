@@ -19,6 +19,7 @@ there for Anki); the Review page gets MathML from ``mathml.render_math``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import importlib.util
@@ -146,12 +147,22 @@ def rebase_links(fragment: str, page_url: str, to_url: str | None, *, site_url: 
     return URL_ATTR.sub(replace, fragment)
 
 
-def _mathml():
-    path = Path(__file__).resolve().parent / "mathml.py"
-    spec = importlib.util.spec_from_file_location("lossbook_review_mathml", path)
+def _hook(name: str):
+    """Another hook of docs/hooks/, loaded afresh (mkdocs loads hooks by path, not as a package)."""
+    path = Path(__file__).resolve().parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"lossbook_review_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _mathml():
+    return _hook("mathml")
+
+
+@functools.cache
+def _lighten():
+    return _hook("lighter_code").lighten
 
 
 CODE_BLOCK = re.compile(r"<pre([^>]*)>(?:<span></span>)?<code[^>]*>(.*?)</code></pre>", re.S)
@@ -161,9 +172,11 @@ LINE_ANCHOR = re.compile(r'<a id="__codelineno-[^"]*"[^>]*></a>')
 def quiet_code(fragment: str) -> str:
     """Code blocks of an answer shown as plain preformatted text on the Review page: no copy button
     (the code is copied, run and tested on its own page, which the card links to) and no line
-    anchors, whose ids would repeat across cards."""
+    anchors, whose ids would repeat across cards. Its spans are lightened as every page's are
+    (lighter_code.py runs after this hook harvests the cards)."""
     fragment = LINE_ANCHOR.sub("", fragment)
-    return CODE_BLOCK.sub(lambda m: f'<pre class="lb-card__code">{m[2]}</pre>', fragment)
+    lighten = _lighten()
+    return CODE_BLOCK.sub(lambda m: f'<pre class="lb-card__code">{lighten(m[2])}</pre>', fragment)
 
 
 def render_cards(cards: list[Card], review_url: str) -> str:
