@@ -29,6 +29,7 @@ for the last digit of the crop box.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import inspect
 import io
@@ -394,6 +395,26 @@ def _same(a: tuple, b: tuple) -> bool:
         x is y or (type(x) is type(y) and isinstance(x, (int, float, str, tuple)) and x == y)
         for x, y in zip(a, b))
 
+def warm_up() -> None:
+    """What every drawing process would otherwise load for its first figure, loaded once before
+    they fork: the SVG backend, the fonts, the mathtext parser (built on first use), an Agg
+    renderer's set-up. Draws a small figure and throws it away."""
+    with plt.rc_context(STYLE), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure, ax = plt.subplots(figsize=(3, 2))
+        try:
+            ax.plot([0, 1], [0, 1], label="a")
+            ax.set(title=r"$\bar\alpha_t$", xlabel="x", ylabel=r"$\log_{10} y$")
+            ax.legend()
+            figure.tight_layout()
+            _save(figure)
+        finally:
+            plt.close(figure)
+
+
+_sped_up = False
+
+
 def speed_up_matplotlib() -> None:
     """Caches matplotlib keeps per renderer, kept for the whole process instead (same bytes out).
 
@@ -403,7 +424,12 @@ def speed_up_matplotlib() -> None:
     reads the font's OS/2 and head tables on every call. Metrics depend only on the renderer's
     type, the string, the font and the dpi, so they are shared across renderers of one type.
     Each cache is installed only where matplotlib has the internal it replaces (else the
-    figures draw as before, only slower). Called in the drawing processes only."""
+    figures draw as before, only slower). Installed once, by the build process before it forks
+    the drawing processes (it draws nothing itself), and by each of them."""
+    global _sped_up
+    if _sped_up:
+        return
+    _sped_up = True
     import matplotlib.mathtext as mathtext
     import matplotlib.text as mtext
 
@@ -522,6 +548,8 @@ class Drawing:
         import torch._dynamo  # noqa: F401 - what a torch.optim optimizer imports on first use (1.2 s):
         # several figures train with one, in both processes; imported once here instead of twice
 
+        speed_up_matplotlib()  # here, so that what warm_up loads is inherited by both processes
+        warm_up()
         context = multiprocessing.get_context("fork")  # fork: no pickling of the figure functions
         self.names = [name for task in tasks for name, _ in task]
         self.drawn: dict[str, list[tuple[str, str]]] = {}
@@ -532,8 +560,12 @@ class Drawing:
             self.todo.put(None)
         self.processes = [context.Process(target=_worker, args=(tasks, self.todo, self.results), daemon=True)
                           for _ in range(workers)]
-        for process in self.processes:
-            process.start()
+        gc.freeze()  # the objects so far stay out of the processes' collections: fewer pages copied
+        try:
+            for process in self.processes:
+                process.start()
+        finally:
+            gc.unfreeze()
 
     def _receive(self) -> None:
         while True:
