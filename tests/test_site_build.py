@@ -87,3 +87,43 @@ def test_no_request_to_another_host(built_site):
             if _external(url):
                 offenders.append(f"{path.relative_to(site)}: url({url})")
     assert not offenders, "\n".join(offenders[:20])
+
+
+_TICKS_SCRIPT = r"""
+import sys
+sys.path.insert(0, "docs/hooks")
+import matplotlib.pyplot as plt
+import figures
+
+def draw():
+    with plt.rc_context(figures.STYLE):
+        fig, axes = plt.subplots(1, 3, figsize=(9, 3), sharey=True)
+        for k, ax in enumerate(axes):
+            ax.plot(range(10 + k), [i * i for i in range(10 + k)], label=f"panel {k}")
+            ax.set(title=rf"$\bar\alpha_{k}$", xlabel="step")
+        axes[0].legend()
+        fig.tight_layout()
+        svg = figures._save(fig)
+        axes[0].set_xlim(0, 50)  # between saves: the next save works the ticks out again
+        return svg, figures._save(fig)
+
+plain = draw()
+figures.speed_up_matplotlib()
+kept = draw()
+assert figures._ticks_memo is None
+print(plain == kept, plain[0] != plain[1])
+"""
+
+
+def test_kept_ticks_draw_the_same_svg():
+    """The drawing processes' matplotlib caches (docs/hooks/figures.py: ticks worked out once per
+    save and per tight layout, text metrics, fonts) change no byte of a figure, also after a
+    change of limits between two saves."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", _TICKS_SCRIPT], cwd=Path(__file__).parent.parent,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"], done.stdout
