@@ -26,7 +26,8 @@ $(STAMP): pyproject.toml requirements.lock
 	# configured to look in; elsewhere pip fetches it with its own settings (the Pages workflow
 	# points it at the CPU index). An open range would pull several GB of CUDA packages.
 	$(UV) pip install -q --python $(BIN)/python --no-index --no-deps $(if $(WHEELS),--find-links $(WHEELS)) \
-	    torch==2.13.0 || $(PYTHON) -m pip --python $(BIN)/python install -q torch==2.13.0
+	    torch==2.13.0 || $(PYTHON) -m pip --python $(BIN)/python install -q torch==2.13.0 \
+	    || $(BIN)/python -m pip install -q torch==2.13.0
 	$(UV) pip install -q --python $(BIN)/python -c requirements.lock -e '.[docs,test]'
 	touch $(STAMP)
 
