@@ -25,8 +25,14 @@ without touching this file) and must:
 One tab serves every page a worker visits, in this module and tests/test_practice_browser.py (a
 warm cache, as a reader moving through the site has; one Chromium per test process); its records
 of errors and requests start empty for each page and its storage is cleared (the theme keeps the
-colour scheme and the last content tab there), so each page is seen as on a first visit and its
-failures are reported against it. It asks for reduced motion (``prefers-reduced-motion: reduce``,
+colour scheme and the last content tab there), so each page's failures are reported against it.
+test_page reaches a page as a reader moving through the site does, by following a link from the
+page before: the theme's instant loading swaps the new content in and keeps the window (checked
+every time), and the page is set up again by the theme's and the site's scripts (``document$``).
+That is how most pages are read, and it costs the browser a third of a full load. The home page
+and one small page of each set-up (``first_visits``: what the site's scripts set up on arrival,
+see ``set_up_by``) are loaded cold instead, as by a reader arriving from elsewhere, and so is the
+first page a worker visits. The tab asks for reduced motion (``prefers-reduced-motion: reduce``,
 a reader's setting the theme honours by dropping its CSS transitions; the site's own CSS has none):
 the same layout, without the frames of the theme's animations (the "Copied" toast after every copy
 click, about 0.25 CPU s a page). The tabs of their own contexts (search, phone, practice clocks)
@@ -34,15 +40,16 @@ keep the default motion. That tab is served an empty search index:
 the theme's search worker otherwise fetches and builds the site's one index (1.3 MB, the same on
 every page) after each page load, about a second of CPU; the search test loads the real one.
 
-The phone checks narrow that tab to 390 x 844 rather than loading the page again in a mobile
-context: the CSS media queries see the same 390 px width, headless Chromium draws no scrollbar in
-either, and the overflow check compares the page's scrollWidth with the screen's width, so content
-wider than the screen is caught either way (a mobile browser widens its layout viewport to it,
-the narrowed tab scrolls). What touch emulation adds (the pointer and hover media features, the
-viewport meta tag) is covered by ``check_as_in_a_phone_browser``, which test_page runs on
-``PHONE_LESSON``: the lesson loaded in a real mobile context (touch, 390 x 844) passes the phone
-checks and has the narrowed tab's layout (the same figures at the same widths, the same scrolling
-elements and fades, the same code blocks cleared under their copy button).
+test_page checks a page at the width the tab has when it arrives (the previous page's second),
+then resizes the tab to the other: desktop 1280 x 900 or phone 390 x 844. A tab at 390 x 844
+stands for a phone: the CSS media queries see the same 390 px width, headless Chromium draws no
+scrollbar in either, and the overflow check compares the page's scrollWidth with the screen's
+width, so content wider than the screen is caught either way (a mobile browser widens its layout
+viewport to it, the tab scrolls). What touch emulation adds (the pointer and hover media
+features, the viewport meta tag) is covered by ``check_as_in_a_phone_browser``, which test_page
+runs on ``PHONE_LESSON``: the lesson loaded in a real mobile context (touch, 390 x 844) passes the
+phone checks and has the tab's phone layout (the same figures at the same widths, the same
+scrolling elements and fades, the same code blocks shown cleared under their copy button).
 
 The copied Python blocks are not run again here: tests/test_docs.py runs every block as
 ``__main__`` in a fresh namespace with scrambled RNGs (docs_pages.run_block), and the copy check
@@ -269,14 +276,15 @@ class Visit:
         page.on("response", self._response)
         return page
 
-    def fresh(self):
-        """Ready the tab for the next page, as a first visit: its own size, empty storage (the
-        theme remembers the colour scheme and the last content tab chosen), empty records."""
+    def fresh(self, *, keep_size: bool = False):
+        """Ready the tab for the next page: empty storage (the theme remembers the colour scheme
+        and the last content tab chosen), empty records, and its own size unless ``keep_size``
+        (test_page checks a page at both widths, starting with the one the tab has)."""
         if self.page.is_closed():
             self.page = self._open()
         if self.page.url.startswith(self.base):
             self.page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
-        if self.page.viewport_size != {"width": self.size[0], "height": self.size[1]}:
+        if not keep_size and self.page.viewport_size != {"width": self.size[0], "height": self.size[1]}:
             self.page.goto("about:blank")  # resized with no page in it: nothing to lay out again
             self.page.set_viewport_size({"width": self.size[0], "height": self.size[1]})
         self.errors.clear()
@@ -316,6 +324,24 @@ class Visit:
         """
         self.page.goto(self.base + url, wait_until="load")
         self.page.wait_for_function(READY_JS)
+        return self.page
+
+    def on_the_site(self) -> bool:
+        """Whether the tab shows a page of the site that the theme has set up (a page to follow a
+        link from)."""
+        return self.page.url.startswith(self.base) and self.page.evaluate("() => typeof document$ !== 'undefined'")
+
+    def follow(self, url: str, title: str):
+        """Reach ``url`` as a reader does from the page shown, by following a link to it: the
+        theme's instant loading fetches the page and swaps its content in, keeping the window
+        (checked: a marker set on it survives). Waits until the theme knows the site's pages (its
+        sitemap: it reloads for a link to any other), then for the new content (a new
+        ``.md-content`` with the page's ``title`` as its h1), set up (READY_JS)."""
+        self.page.wait_for_function(SITEMAP_READ_JS)
+        self.page.evaluate(FOLLOW_JS, self.base + url)
+        self.page.wait_for_function(ARRIVED_JS, arg=[self.base + url, title])
+        kept = self.page.evaluate("() => window.__lossbookKept === true")
+        assert kept, f"{url}: instant loading reloaded the window instead of swapping the content in"
         return self.page
 
     def assert_clean(self, where: str):
@@ -377,6 +403,23 @@ def visit(browser, base_url, no_search):
 READY_JS = """() => document.readyState === 'complete' && typeof document$ !== 'undefined'
   && [...document.querySelectorAll('.md-content pre:has(> code)')]
        .every((pre) => pre.querySelector('[data-md-type="copy"], .md-clipboard'))"""
+
+# The theme follows a link by instant loading only once it has read the sitemap (fetched at the
+# first load; the list of pages it may swap in).
+SITEMAP_READ_JS = """() => performance.getEntriesByType('resource')
+  .some((entry) => new URL(entry.name).pathname.endsWith('/sitemap.xml') && entry.responseEnd > 0)"""
+
+# Follow a link, as a click on it: the content shown is marked (instant loading replaces it) and
+# so is the window (a reload would replace it).
+FOLLOW_JS = """(href) => {
+  document.querySelector('.md-content').setAttribute('data-lossbook-left', '');
+  window.__lossbookKept = true;
+  const link = document.createElement('a');
+  link.href = href;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+}"""
 
 MATH_JS = r"""() => {
   const root = document.querySelector('.md-content');
@@ -495,6 +538,13 @@ H1_JS = """() => {
   copy.querySelectorAll('.headerlink').forEach((a) => a.remove());
   return copy.textContent.trim();
 }"""
+
+
+# The page followed to has arrived: its address, new content (the one left is unmarked) with its
+# title, set up.
+ARRIVED_JS = """([href, title]) => location.href === href
+  && !document.querySelector('.md-content[data-lossbook-left]') && (%H1%)() === title && (%READY%)()
+""".replace("%H1%", H1_JS).replace("%READY%", READY_JS)
 
 
 def built_h1(html: str) -> str:
@@ -730,13 +780,13 @@ FIGURES_SETTLED_JS = """async () => {
 }"""
 
 
-def narrow_to_phone(page, where: str):
-    """The tab narrowed to a phone's 390 x 844, laid out and its figures switched (see the module
-    docstring for why this stands for a phone)."""
-    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
-    page.wait_for_function("(width) => window.innerWidth === width", arg=PHONE[0])
+def resize(page, size: tuple[int, int], where: str):
+    """The tab resized (to a phone's 390 x 844 or back to the desktop's 1280 x 900), laid out and
+    its figures switched (see the module docstring for why a narrowed tab stands for a phone)."""
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.wait_for_function("(width) => window.innerWidth === width", arg=size[0])
     pending = page.evaluate(FIGURES_SETTLED_JS)
-    assert not pending, f"{where}: figures that did not switch to their source for {PHONE[0]}px: {pending}"
+    assert not pending, f"{where}: figures that did not switch to their source for {size[0]}px: {pending}"
 
 
 MIN_FIGURE_SCALE = 0.55  # under this, matplotlib's 10-11 pt text is a few pixels high
@@ -820,13 +870,27 @@ def _has_tabs(site_page: SitePage) -> bool:
 REAL_TAB_CLICKS = next((p for p in SITE_PAGES if _has_tabs(p)), None)
 
 
+@pytest.fixture(scope="module")
+def first_visits(built_site) -> set[str]:
+    """The pages test_page loads cold (a full load, as a reader arriving from elsewhere): the home
+    page and the fewest small pages that meet every other set-up (``pages_covering_every_set_up``).
+    It reaches the others by following a link from the page before (instant loading)."""
+    home = next(p for p in SITE_PAGES if p.url == "")
+    return {p.url for p in [home, *pages_covering_every_set_up(built_site[0], besides=home)]}
+
+
 @pytest.mark.parametrize("site_page", SITE_PAGES, ids=[p.slug for p in SITE_PAGES])
-def test_page(site_page, tab, visit, screenshots):
+def test_page(site_page, shared_tab, visit, screenshots, built_site, first_visits):
     where = site_page.url or "home page"
-    page = tab.goto(site_page.url)
+    tab = shared_tab.fresh(keep_size=True)
+    if site_page.url in first_visits or not tab.on_the_site():
+        page = tab.goto(site_page.url)
+    else:
+        page = tab.follow(site_page.url, built_h1((built_site[0] / site_page.html).read_text(encoding="utf-8")))
     assert page.locator(".md-content h1").count() == 1, f"{where}: no single <h1>"
-    if not site_page.is_reference:
-        page.screenshot(path=screenshots / f"{site_page.slug}-desktop.png", full_page=True)
+    # at the width the tab has (the last page's second), then at the other
+    sizes = [DESKTOP, PHONE] if page.viewport_size["width"] == DESKTOP[0] else [PHONE, DESKTOP]
+    assert page.viewport_size == dict(zip(("width", "height"), sizes[0])), f"{where}: the tab is {page.viewport_size}"
 
     check_math(page, where)
     check_figures(page, site_page, where)
@@ -834,18 +898,24 @@ def test_page(site_page, tab, visit, screenshots):
     has_python = any(b.syntax == "python" for b in collect(site_page.source))
     assert standalone or not has_python, f"{where}: no copied Python block is one the docs tests run on its own"
     check_tabs(page, where, real_clicks=site_page == REAL_TAB_CLICKS)
-    check_layout(page, site_page, where, phone=False)
     if site_page.is_reference:
         check_api_examples(page, site_page, where)  # the markup does not change with the width
     tab.assert_clean(where)
 
-    narrow_to_phone(page, f"{where} (phone)")
-    check_layout(page, site_page, f"{where} (phone)", phone=True)
-    if not site_page.is_reference:
-        page.screenshot(path=screenshots / f"{site_page.slug}-phone.png", full_page=True)
-    tab.assert_clean(f"{where} (phone)")
-    if site_page.url == PHONE_LESSON:
-        check_as_in_a_phone_browser(visit, site_page, narrowed=page.evaluate(PHONE_FACTS_JS))
+    phone_facts = None
+    for turn, size in enumerate(sizes):
+        phone = size == PHONE
+        at = f"{where} (phone)" if phone else where
+        if turn:
+            resize(page, size, at)
+        check_layout(page, site_page, at, phone=phone)
+        if not site_page.is_reference:
+            page.screenshot(path=screenshots / f"{site_page.slug}-{'phone' if phone else 'desktop'}.png", full_page=True)
+        tab.assert_clean(at)
+        if phone and site_page.url == PHONE_LESSON:
+            phone_facts = page.evaluate(PHONE_FACTS_JS)
+    if phone_facts is not None:
+        check_as_in_a_phone_browser(visit, site_page, narrowed=phone_facts)
 
 
 # A lesson with figures that switch to a phone variant, tables and equations that scroll sideways
@@ -866,18 +936,18 @@ PHONE_FACTS_JS = """() => {
       .map((i) => [i.currentSrc.split('/').pop(), Math.round(i.getBoundingClientRect().width)]),
     scrollers: [...root.querySelectorAll('div.arithmatex, .md-typeset__scrollwrap, span.lossbook-wide-inline')]
       .filter(shown).map((e) => [e.textContent.slice(0, 40), e.clientWidth, e.classList.contains('lossbook-more-right')]),
-    clearedCode: root.querySelectorAll('pre.lossbook-code-clear').length,
+    clearedCode: [...root.querySelectorAll('pre.lossbook-code-clear')].filter(shown).length,
   };
 }"""
 
 
 def check_as_in_a_phone_browser(visit, lesson: SitePage, *, narrowed: dict):
     """A real phone context (390 x 844, touch, mobile viewport) passes the phone checks, and lays
-    the lesson out as test_page's narrowed desktop tab does (``narrowed``: its PHONE_FACTS_JS, its
+    the lesson out as test_page's tab at 390 x 844 does (``narrowed``: its PHONE_FACTS_JS, its
     folds open): same width, same figures at the same sizes, the same elements scrolling sideways
-    with their fades, the same code blocks given room under their copy button. What test_page
-    checks on the narrowed tab holds on a phone. (Run by test_page on PHONE_LESSON, whose narrowed
-    tab is then at hand: no second load of the lesson.)"""
+    with their fades, the same code blocks shown given room under their copy button. What
+    test_page checks on that tab holds on a phone. (Run by test_page on PHONE_LESSON, whose tab is
+    then at hand: no second load of the lesson.)"""
     where = f"{lesson.url} (phone context)"
     phone = visit(size=PHONE, mobile=True)
     small = phone.goto(lesson.url)
@@ -888,11 +958,11 @@ def check_as_in_a_phone_browser(visit, lesson: SitePage, *, narrowed: dict):
     on_phone = small.evaluate(PHONE_FACTS_JS)
     phone.assert_clean(where)
     assert on_phone["figures"] and on_phone["scrollers"], f"{lesson.url}: no figure or scroller to compare"
-    assert on_phone == narrowed, f"{lesson.url}: a phone lays it out as\n{on_phone}\nthe narrowed tab as\n{narrowed}"
+    assert on_phone == narrowed, f"{lesson.url}: a phone lays it out as\n{on_phone}\nthe tab at 390 px as\n{narrowed}"
 
 
 def test_the_phone_lesson_is_a_page_of_the_site():
-    """test_page compares PHONE_LESSON in a real phone context with its narrowed tab: it must exist."""
+    """test_page compares PHONE_LESSON in a real phone context with its tab at 390 px: it must exist."""
     assert any(p.url == PHONE_LESSON for p in SITE_PAGES), f"{PHONE_LESSON} is not a page of the site: choose another lesson"
 
 
@@ -965,9 +1035,9 @@ def test_dark_mode_toggles_and_persists(tab, screenshots, built_site):
     tab.assert_clean("dark mode")
 
 
-# What sets a page up differently when it arrives by instant loading: its section (API reference,
-# glossary, the rest), each element the site's own scripts (docs/assets/*.js) look up to set a
-# page up (the quizzes, the one-week plan, the progress tools, the review queue, the mock
+# What sets a page up differently when it arrives (by a full load or by instant loading): its
+# section (API reference, glossary, the rest), each element the site's own scripts
+# (docs/assets/*.js) look up to set a page up (the quizzes, the one-week plan, the progress tools, the review queue, the mock
 # interview: read from the scripts, so a new one counts), and what the theme or lossbook.js sets
 # up in the content (content tabs, math, figures).
 CONTENT = re.compile(r'<article class="md-content__inner.*?</article>', re.DOTALL)
@@ -1014,9 +1084,10 @@ def pages_covering_every_set_up(site: Path, *, besides: SitePage) -> list[SitePa
 
 def test_instant_loading_takes_every_page(base_url):
     """The theme's instant loading takes a link only to a page its sitemap lists (as served here):
-    every page is listed, so the walk of test_search_contents_and_instant_navigation, through a page of each set-up,
-    stands for all (every
-    page's links resolve: tests/test_links.py; every page loads cleanly: test_page)."""
+    every page is listed, so every page can be reached without a reload (test_page reaches most
+    pages so and fails on a reload; test_search_contents_and_instant_navigation clicks the
+    navigation's links through a page of each set-up; every page's links resolve:
+    tests/test_links.py)."""
     with urllib.request.urlopen(base_url + "sitemap.xml", timeout=30) as response:
         listed = set(re.findall(r"<loc>\s*([^<\s]+)\s*</loc>", response.read().decode("utf-8")))
     missing = [p.url or "home page" for p in SITE_PAGES if base_url + p.url not in listed]

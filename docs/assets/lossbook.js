@@ -8,6 +8,7 @@
  *    runs under it, the block gets room above its code (lossbook-code-clear) so the button
  *    covers nothing.
  * 3. Every copy button copies its own block (see uniqueCodeIds).
+ * 4. A figure's phone variant keeps its address when the reader moves on (pinFigureSources).
  *
  * Runs on every page the theme shows, instant navigation included (document$).
  */
@@ -106,7 +107,22 @@
     }
   });
 
+  /* A figure's phone variant is offered by a <source> whose srcset is relative to its page
+     ("../figures/x.phone.svg"). Instant navigation changes the address before it swaps the
+     content, and a picture of a page left behind, still alive, picks its source again when the
+     window resizes, against the new address: a 404 for each figure of each page seen before (seen
+     in the browser tests). Each source is pinned to the address it was written for. */
+  function pinFigureSources() {
+    for (const source of document.querySelectorAll(".md-typeset picture > source[srcset]")) {
+      const written = source.getAttribute("srcset");
+      if (/\s/.test(written.trim())) continue; // descriptors: not one of ours
+      const url = new URL(written, document.baseURI).href;
+      if (written !== url) source.setAttribute("srcset", url);
+    }
+  }
+
   function setup() {
+    pinFigureSources();
     uniqueCodeIds();
     wideInlineMath();
     for (const el of document.querySelectorAll(SCROLLERS)) {
