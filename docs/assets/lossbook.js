@@ -20,6 +20,7 @@
 
   /* Inline math cannot wrap: a formula in the text wider than its column scrolls in its own box. */
   function wideInlineMath() {
+    const changes = [];
     for (const span of document.querySelectorAll(".md-typeset span.arithmatex")) {
       const math = span.querySelector("math");
       const block = span.parentElement && span.parentElement.closest("p, li, td, th, dd, dt, div, figcaption");
@@ -27,16 +28,25 @@
       const style = getComputedStyle(block);
       const room = block.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
       const wide = math.getBoundingClientRect().width > room;
-      if (span.classList.contains("lossbook-wide-inline") !== wide) span.classList.toggle("lossbook-wide-inline", wide);
+      if (span.classList.contains("lossbook-wide-inline") !== wide) changes.push([span, wide]);
     }
+    for (const [span, wide] of changes) span.classList.toggle("lossbook-wide-inline", wide);
   }
 
-  function updateCue(el) {
+  /* Each layout step measures every element first and changes classes after: a change between
+     two measurements would make the browser lay the page out again for the second. */
+  function cueOf(el) {
     const hidden = el.scrollWidth - el.clientWidth;
     const scrolls = el.clientWidth > 0 && hidden > 1;
-    el.classList.toggle("lossbook-scrolls", scrolls);
-    el.classList.toggle("lossbook-more-left", scrolls && el.scrollLeft > 1);
-    el.classList.toggle("lossbook-more-right", scrolls && el.scrollLeft < hidden - 1);
+    return () => {
+      el.classList.toggle("lossbook-scrolls", scrolls);
+      el.classList.toggle("lossbook-more-left", scrolls && el.scrollLeft > 1);
+      el.classList.toggle("lossbook-more-right", scrolls && el.scrollLeft < hidden - 1);
+    };
+  }
+
+  function updateCues(elements) {
+    for (const change of [...elements].map(cueOf)) change();
   }
 
   function buttonOf(pre) {
@@ -45,38 +55,49 @@
 
   /* Whether any text of the block would lie under its copy button with the block scrolled to
      its start and no room added above the code (so the answer does not change once room is
-     added: no resize loop). */
+     added: no resize loop). Its text is measured a piece at a time from the top, up to the
+     first piece below the button: the boxes of a whole block (every highlighted token of every
+     line) cost tens of milliseconds on a long page, at every arrival and resize. */
   function underButton(pre, code, box) {
     const pad = parseFloat(getComputedStyle(code).paddingTop);
     if (!pre.dataset.lossbookPad) pre.dataset.lossbookPad = String(pad);
     const shift = pad - parseFloat(pre.dataset.lossbookPad); // the room added, if any
     const range = document.createRange();
-    range.selectNodeContents(code);
-    for (const rect of range.getClientRects()) {
-      if (rect.width === 0) continue;
-      const top = rect.top - shift;
-      if (top >= box.bottom) break; // lines run top to bottom: the rest are lower
-      const left = rect.left + code.scrollLeft;
-      const right = rect.right + code.scrollLeft;
-      if (top + rect.height > box.top && right > box.left - 4 && left < box.right) return true;
+    const text = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    for (let node = text.nextNode(); node; node = text.nextNode()) {
+      range.selectNodeContents(node);
+      for (const rect of range.getClientRects()) {
+        if (rect.width === 0) continue;
+        const top = rect.top - shift;
+        if (top >= box.bottom) return false; // lines run top to bottom: the rest are lower
+        const left = rect.left + code.scrollLeft;
+        const right = rect.right + code.scrollLeft;
+        if (top + rect.height > box.top && right > box.left - 4 && left < box.right) return true;
+      }
     }
     return false;
   }
 
-  function clearCopyButton(pre) {
+  function copyButtonRoomOf(pre) {
     const code = pre.querySelector(":scope > code");
     const button = buttonOf(pre);
-    if (!code || !button) return;
+    if (!code || !button) return () => {};
     const box = button.getBoundingClientRect();
-    if (box.width === 0) return; // not shown (a closed fold, a hidden tab): done when shown
+    if (box.width === 0) return () => {}; // not shown (a closed fold, a hidden tab): done when shown
     const covered = underButton(pre, code, box);
     const room = `${Math.ceil(box.bottom - pre.getBoundingClientRect().top + 2)}px`;
-    if (covered && pre.style.getPropertyValue("--lossbook-code-clear") !== room) {
-      pre.style.setProperty("--lossbook-code-clear", room);
-    }
-    if (pre.classList.contains("lossbook-code-clear") !== covered) {
-      pre.classList.toggle("lossbook-code-clear", covered);
-    }
+    return () => {
+      if (covered && pre.style.getPropertyValue("--lossbook-code-clear") !== room) {
+        pre.style.setProperty("--lossbook-code-clear", room);
+      }
+      if (pre.classList.contains("lossbook-code-clear") !== covered) {
+        pre.classList.toggle("lossbook-code-clear", covered);
+      }
+    };
+  }
+
+  function clearCopyButtons(pres) {
+    for (const change of [...pres].map(copyButtonRoomOf)) change();
   }
 
   /* The theme names each code block "__code_" + the id of its nearest ancestor with an id, so two
@@ -100,11 +121,13 @@
   }
 
   const resized = new ResizeObserver((entries) => {
-    for (const entry of entries) {
-      const el = entry.target;
-      if (el.matches(SCROLLERS)) updateCue(el);
-      else if (el.tagName === "PRE") clearCopyButton(el);
-    }
+    const changed = entries.map((entry) => entry.target);
+    const scrollers = changed.filter((el) => el.matches(SCROLLERS));
+    const changes = [
+      ...scrollers.map(cueOf),
+      ...changed.filter((el) => el.tagName === "PRE" && !scrollers.includes(el)).map(copyButtonRoomOf),
+    ];
+    for (const change of changes) change();
   });
 
   /* A figure's phone variant is offered by a <source> whose srcset is relative to its page
@@ -125,22 +148,23 @@
     pinFigureSources();
     uniqueCodeIds();
     wideInlineMath();
-    for (const el of document.querySelectorAll(SCROLLERS)) {
+    const scrollers = document.querySelectorAll(SCROLLERS);
+    for (const el of scrollers) {
       if (!el.dataset.lossbookCue) {
         el.dataset.lossbookCue = "1";
-        el.addEventListener("scroll", () => updateCue(el), { passive: true });
+        el.addEventListener("scroll", () => updateCues([el]), { passive: true });
         resized.observe(el);
       }
-      updateCue(el);
     }
-    for (const pre of document.querySelectorAll(".md-typeset pre")) {
-      if (!buttonOf(pre)) continue;
+    const pres = [...document.querySelectorAll(".md-typeset pre")].filter(buttonOf);
+    for (const pre of pres) {
       if (!pre.dataset.lossbookCopy) {
         pre.dataset.lossbookCopy = "1";
         resized.observe(pre);
       }
-      clearCopyButton(pre);
     }
+    updateCues(scrollers);
+    clearCopyButtons(pres);
   }
 
   /* The theme adds the copy buttons after it swaps in a page: wait for them. */
@@ -160,7 +184,7 @@
     requestAnimationFrame(() => {
       pending = false;
       wideInlineMath();
-      for (const el of document.querySelectorAll(SCROLLERS)) updateCue(el);
+      updateCues(document.querySelectorAll(SCROLLERS));
     });
   });
   window.lossbookLayout = setup; // for the browser tests: lay out again now
