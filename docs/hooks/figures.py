@@ -398,7 +398,10 @@ def _same(a: tuple, b: tuple) -> bool:
 def warm_up() -> None:
     """What every drawing process would otherwise load for its first figure, loaded once before
     they fork: the SVG backend, the fonts, the mathtext parser (built on first use), an Agg
-    renderer's set-up. Draws a small figure and throws it away."""
+    renderer's set-up. Draws a small figure and throws it away. Also torch's compiler front end,
+    which torch imports when a figure builds its first optimizer (about 2 s a process)."""
+    import torch._dynamo  # noqa: F401
+
     with plt.rc_context(STYLE), warnings.catch_warnings():
         warnings.simplefilter("error")
         figure, ax = plt.subplots(figsize=(3, 2))
