@@ -734,10 +734,18 @@ LAYOUT_JS = r"""() => {
     if (!button || !code || !shown(pre)) continue;
     const b = button.getBoundingClientRect();
     if (!b.width) continue;
+    // the code's text from the top, a text node at a time, down to the first box below the button
     const range = document.createRange();
-    range.selectNodeContents(code);
-    const under = [...range.getClientRects()].some((r) => r.width && r.right > b.left && r.left < b.right
-                                                        && r.bottom > b.top && r.top < b.bottom);
+    const text = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    let under = false, below = false;
+    for (let node = text.nextNode(); node && !under && !below; node = text.nextNode()) {
+      range.selectNodeContents(node);
+      for (const r of range.getClientRects()) {
+        if (!r.width) continue;
+        if (r.top >= b.bottom) { below = true; break; }
+        if (r.right > b.left && r.left < b.right && r.bottom > b.top) { under = true; break; }
+      }
+    }
     if (under) covered.push(label(code));
   }
   const literalTasks = [...root.querySelectorAll('li')].filter((li) => /^\[[ xX]\]\s/.test(li.textContent.trim()))
