@@ -38,10 +38,11 @@
   function cueOf(el) {
     const hidden = el.scrollWidth - el.clientWidth;
     const scrolls = el.clientWidth > 0 && hidden > 1;
+    const left = el.scrollLeft;
     return () => {
       el.classList.toggle("lossbook-scrolls", scrolls);
-      el.classList.toggle("lossbook-more-left", scrolls && el.scrollLeft > 1);
-      el.classList.toggle("lossbook-more-right", scrolls && el.scrollLeft < hidden - 1);
+      el.classList.toggle("lossbook-more-left", scrolls && left > 1);
+      el.classList.toggle("lossbook-more-right", scrolls && left < hidden - 1);
     };
   }
 
@@ -121,12 +122,7 @@
   }
 
   const resized = new ResizeObserver((entries) => {
-    const changed = entries.map((entry) => entry.target);
-    const scrollers = changed.filter((el) => el.matches(SCROLLERS));
-    const changes = [
-      ...scrollers.map(cueOf),
-      ...changed.filter((el) => el.tagName === "PRE" && !scrollers.includes(el)).map(copyButtonRoomOf),
-    ];
+    const changes = entries.map(({ target }) => (target.tagName === "PRE" ? copyButtonRoomOf(target) : cueOf(target)));
     for (const change of changes) change();
   });
 
