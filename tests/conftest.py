@@ -7,9 +7,15 @@ collection and the tests that do not need it; the tests that read the site wait 
 xdist workers share that one build (its folder is named by ``LOSSBOOK_SITE_RUN``, set before the
 workers start), so the site tests need no worker of their own and spread over both. A run of a
 few files builds the site on first use instead, under a lock, once for all workers.
+
+In a fresh clone the workers collect one after the other (``_first_collection_lock``), so that
+the modules they import are compiled once. The run's folder also holds the lesson's trained toy
+models (``LOSSBOOK_CACHE_DIR``, see ``lossbook.diffusion_toy``): the build's figures and the
+tests need the same ones, trained once.
 """
 
 import fcntl
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -24,7 +30,29 @@ os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 import pytest
 from hypothesis import settings
 
+ROOT = Path(__file__).resolve().parent.parent
+SITE_RUN = "LOSSBOOK_SITE_RUN"  # folder of this run's shared build: site/, build.log, rc, lock
+
+
+FRESH = "LOSSBOOK_FRESH_VENV"  # set by the controller when torch has no bytecode yet
+
+
+def _first_collection_lock():
+    """In a new environment (a fresh clone's .venv: no module compiled yet), the file that makes
+    the workers collect one after the other, held by this one until its collection ends; None
+    otherwise. Both workers would otherwise compile the same modules at the same moment (torch
+    alone: 800 modules, 3 s a process); the second collects from the first one's bytecode while
+    the site build, started before the workers, keeps the other core busy."""
+    if not os.environ.get(FRESH) or SITE_RUN not in os.environ:
+        return None
+    lock = open(Path(os.environ[SITE_RUN]) / "collection.lock", "w")  # noqa: SIM115 - held until collected
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
+
+
+_collecting_first = None
 if os.environ.get("PYTEST_XDIST_WORKER"):
+    _collecting_first = _first_collection_lock()
     import torch  # not in the controller, which runs no test (3 s of its start-up)
 
     torch.set_num_threads(1)  # two workers on two cores: no oversubscription
@@ -32,8 +60,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 settings.register_profile("lossbook", deadline=None, derandomize=True, max_examples=60)
 settings.load_profile("lossbook")
 
-ROOT = Path(__file__).resolve().parent.parent
-SITE_RUN = "LOSSBOOK_SITE_RUN"  # folder of this run's shared build: site/, build.log, rc, lock
+MODELS = "LOSSBOOK_CACHE_DIR"  # the toy models trained in this run (lossbook.diffusion_toy)
 BUILD_TIMEOUT = 600
 
 
@@ -49,6 +76,10 @@ def pytest_configure(config):
         return  # an xdist worker: the controller set the run folder up
     run = Path(tempfile.mkdtemp(prefix="lossbook-site-"))
     os.environ[SITE_RUN] = str(run)
+    os.environ[MODELS] = str(run / "models")
+    torch = importlib.util.find_spec("torch")  # before any process of this run imports it
+    if torch is not None and not os.path.exists(importlib.util.cache_from_source(torch.origin)):
+        os.environ[FRESH] = "1"
     config._lossbook_site_run = run
     full_run = config.args_source == pytest.Config.ArgsSource.TESTPATHS
     if full_run and not config.option.collectonly:
@@ -65,7 +96,14 @@ def pytest_unconfigure(config):
     run = getattr(config, "_lossbook_site_run", None)
     if run is not None:
         os.environ.pop(SITE_RUN, None)
+        os.environ.pop(MODELS, None)
+        os.environ.pop(FRESH, None)
         shutil.rmtree(run, ignore_errors=True)
+
+
+def pytest_collection_finish(session):
+    if _collecting_first is not None:
+        _collecting_first.close()  # the other worker may collect now
 
 
 @pytest.fixture(scope="session")

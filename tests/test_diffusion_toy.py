@@ -114,6 +114,22 @@ def test_training_is_memoised_and_frozen(model):
     assert isinstance(model, ToyTrajectoryModel)
 
 
+def test_processes_share_the_trained_weights_through_the_cache_folder(tmp_path, monkeypatch):
+    """With LOSSBOOK_CACHE_DIR set, the first call trains and saves the weights; a later one (a
+    new process: the memo bypassed) loads that file instead of training (the file's weights,
+    zeroed here, come back)."""
+    monkeypatch.setenv("LOSSBOOK_CACHE_DIR", str(tmp_path / "models"))
+    train = train_toy_baselines.__wrapped__  # the function without the per-process memo
+    trained = train(seed=3, steps=2, n_data=64)
+    saved = list((tmp_path / "models").glob("toy-baselines-3-2-64-*.pt"))
+    assert len(saved) == 1 and not any(p.requires_grad for p in trained.parameters())
+    torch.save({k: torch.zeros_like(v) for k, v in trained.state_dict().items()}, saved[0])
+    loaded = train(seed=3, steps=2, n_data=64)
+    assert all(v.eq(0).all() for v in loaded.state_dict().values())
+    assert not any(p.requires_grad for p in loaded.parameters())
+    assert train(seed=4, steps=2, n_data=64).mse_net[0].weight.ne(0).any()  # other arguments: trained
+
+
 def test_parameterization_option():
     with pytest.raises(ValueError, match="parameterization"):
         train_toy_trajectory_model(seed=0, parameterization="score")

@@ -20,15 +20,22 @@ and a 2-mode winner-takes-all model
 ([wta_trajectory_loss][lossbook.trajectory.wta_trajectory_loss]) on the same data with the route
 unknown. Training is seeded and runs on one thread, so a seed gives the same model on every run
 of a given machine; each function memoises its result per seed within the process (the models
-are returned frozen: treat them as read-only).
+are returned frozen: treat them as read-only). With the environment variable `LOSSBOOK_CACHE_DIR`
+naming a folder, processes also share them: the first to need a model trains it and saves its
+weights there, the others wait for it and load them (the test suite sets it, so that the site
+build's figures and the tests train the lesson's models once; the file name holds the arguments,
+the torch version and a hash of the library's source, so a changed library trains again).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import math
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -61,6 +68,7 @@ STEPS = 8  # future points: 4 s
 STOP_LINE = 8.0  # y of the stop line, where the left-turn arc starts (m)
 MODES = ("straight", "left", "stop", "other")
 _COND = 4
+CACHE_DIR_ENV = "LOSSBOOK_CACHE_DIR"
 
 
 @contextlib.contextmanager
@@ -71,6 +79,44 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@functools.cache
+def _source_hash() -> str:
+    """A hash of every module of the library: a trained model saved by other code is not reused."""
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _shared(train: Callable[[], nn.Module], empty: Callable[[], nn.Module], name: str) -> nn.Module:
+    """``train()``, or with ``LOSSBOOK_CACHE_DIR`` set, the weights another process saved there
+    for the same ``name`` (loaded into ``empty()``). A lock makes a second process wait for the
+    first one's training instead of training too. Returns the model frozen."""
+    folder = os.environ.get(CACHE_DIR_ENV)
+    if not folder:
+        return _frozen(train())
+    import fcntl  # POSIX; read only when sharing is asked for
+
+    path = Path(folder) / f"{name}-{_source_hash()}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            model = empty()
+            model.load_state_dict(torch.load(path, weights_only=True))
+            return _frozen(model)
+        model = train()
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(model.state_dict(), partial)
+        partial.replace(path)  # whole or absent, for a reader that does not lock
+        return _frozen(model)
+
+
+def _check_seed(seed: object) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
 
 
 def _check_count(name: str, n: object) -> int:
@@ -111,8 +157,7 @@ def toy_intersection(
         0.3
     """
     _check_count("n", n)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+    _check_seed(seed)
     for name, p in (("p_left", p_left), ("p_red", p_red), ("p_run", p_run)):
         check_number(name, p, low=0.0, high=1.0)
     g = torch.Generator().manual_seed(seed)
@@ -332,8 +377,17 @@ def train_toy_trajectory_model(
         torch.Size([1000, 8, 2])
     """
     check_choice("parameterization", parameterization, ("eps", "x0", "v"))
+    _check_seed(seed)
     _check_count("steps", steps)
     _check_count("n_data", n_data)
+    return _shared(
+        lambda: _train_trajectory_model(seed, steps, n_data, parameterization),
+        lambda: ToyTrajectoryModel(parameterization=parameterization),
+        f"toy-trajectory-model-{seed}-{steps}-{n_data}-{parameterization}",
+    )
+
+
+def _train_trajectory_model(seed: int, steps: int, n_data: int, parameterization: str) -> ToyTrajectoryModel:
     data = toy_intersection(n_data, seed=seed)
     with _one_thread():
         torch.manual_seed(seed)
@@ -364,7 +418,7 @@ def train_toy_trajectory_model(
                 loss.backward()
                 opt.step()
                 sched.step()
-    return _frozen(model)
+    return model
 
 
 class ToyBaselines(nn.Module):
@@ -415,8 +469,15 @@ def train_toy_baselines(*, seed: int = 0, steps: int = 400, n_data: int = 20_000
         >>> futures.shape, probs.shape
         (torch.Size([1, 2, 8, 2]), torch.Size([1, 2]))
     """
+    _check_seed(seed)
     _check_count("steps", steps)
     _check_count("n_data", n_data)
+    return _shared(
+        lambda: _train_baselines(seed, steps, n_data), ToyBaselines, f"toy-baselines-{seed}-{steps}-{n_data}"
+    )
+
+
+def _train_baselines(seed: int, steps: int, n_data: int) -> ToyBaselines:
     data = toy_intersection(n_data, seed=seed)
     with _one_thread():
         torch.manual_seed(seed)
@@ -442,4 +503,4 @@ def train_toy_baselines(*, seed: int = 0, steps: int = 400, n_data: int = 20_000
             (mse + wta).backward()
             opt.step()
             sched.step()
-    return _frozen(model)
+    return model
