@@ -1,9 +1,11 @@
-"""Internal links and anchors of the built site: zero broken, every page reachable.
+"""Internal links and anchors of the built site: zero broken, every page reachable, nothing
+loaded from another host.
 
 The strict build checks the links written in Markdown; this crawl checks what the site actually
 ships (theme navigation, mkdocstrings cross-references, autorefs, header permalinks, figures,
 assets): every local ``href``/``src`` names a file of the built site, and every ``#fragment``
-names an ``id`` (or ``name``) on the page it points to.
+names an ``id`` (or ``name``) on the page it points to. The same parse of every page gives the
+URLs a browser fetches by itself, none of which may name another host (the site needs no network).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from urllib.parse import unquote, urldefrag, urlsplit
 import pytest
 from docs_pages import mkdocs_config
 
-# Both crawls parse every built page (~2.3 CPU s, pure-Python HTMLParser); on one worker the
-# second reuses the first's parses.
+# The crawls parse every built page (~2.3 CPU s, pure-Python HTMLParser); on one worker the
+# others reuse the first's parses.
 pytestmark = pytest.mark.xdist_group("test_links.py")
 
 # Attributes that name another resource of the site.
@@ -27,13 +29,20 @@ LINK_ATTRS = {("a", "href"), ("link", "href"), ("img", "src"), ("script", "src")
               ("iframe", "src")}
 
 
+# What a browser fetches by itself (not hyperlinks or rel=canonical): these elements' src, and
+# the href of a <link> with one of these rels.
+LOADING_TAGS = {"script", "img", "iframe", "source", "video", "audio", "embed", "track"}
+LOADING_RELS = {"stylesheet", "icon", "preload", "modulepreload", "manifest", "prefetch"}
+
+
 class _Page(HTMLParser):
-    """Collect a page's outgoing local references and the anchors it defines."""
+    """Collect a page's outgoing references, the anchors it defines and what it loads."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.links: list[tuple[str, str]] = []  # (tag, url)
         self.anchors: set[str] = set()
+        self.loads: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -43,6 +52,10 @@ class _Page(HTMLParser):
         for wanted_tag, attr in LINK_ATTRS:
             if tag == wanted_tag and attrs.get(attr) is not None:
                 self.links.append((tag, attrs[attr]))
+        if tag in LOADING_TAGS:
+            self.loads.append(attrs.get("src") or "")
+        elif tag == "link" and set((attrs.get("rel") or "").split()) & LOADING_RELS:
+            self.loads.append(attrs.get("href") or "")
 
     handle_startendtag = handle_starttag
 
@@ -115,6 +128,28 @@ def test_every_local_link_and_anchor_resolves(built_site):
     assert not problems, f"{len(problems)} broken links:\n" + "\n".join(problems[:40])
 
 
+def _external(url: str) -> bool:
+    return bool(re.match(r"(?:[a-z]+:)?//", url)) and not re.match(r"(?:https?:)?//(127\.0\.0\.1|localhost)", url)
+
+
+def loads_from_other_hosts(site: Path) -> list[str]:
+    """What a page or a stylesheet of the site would fetch from another host."""
+    offenders = []
+    for page in _html_pages(site):
+        offenders += [f"{page.relative_to(site)}: {u}" for u in _parse(page).loads if _external(u)]
+    for path in site.rglob("*.css"):
+        for url in re.findall(r"""url\(["']?([^"')]+)""", path.read_text(encoding="utf-8")):
+            if _external(url):
+                offenders.append(f"{path.relative_to(site)}: url({url})")
+    return offenders
+
+
+def test_no_request_to_another_host(built_site):
+    """No script, stylesheet, font or image is loaded from another host."""
+    offenders = loads_from_other_hosts(built_site[0])
+    assert not offenders, "\n".join(offenders[:20])
+
+
 def test_every_page_is_reachable_from_the_home_page(built_site):
     """No orphan: following local links from index.html reaches every built page (but 404.html)."""
     site, _ = built_site
@@ -150,3 +185,12 @@ def test_the_crawler_finds_broken_links(tmp_path):
     assert any("figures/none.svg" in p for p in problems)
     assert any(p.startswith("a/index.html") and "here" in p for p in problems)
     assert not any(re.search(r"example\.org|'#top'|'a/'", p) for p in problems)
+    (tmp_path / "c").mkdir()  # a page not parsed yet (parses are cached by path)
+    (tmp_path / "c" / "style.css").write_text("@font-face{src:url(https://fonts.example/f.woff2)}",
+                                               encoding="utf-8")
+    (tmp_path / "c" / "index.html").write_text(
+        '<link rel="stylesheet" href="//cdn.example/x.css"><link rel="canonical" href="https://x.org/">'
+        '<script src="http://127.0.0.1:8000/livereload.js"></script><script src="local.js"></script>',
+        encoding="utf-8")
+    loads = loads_from_other_hosts(tmp_path)
+    assert loads == ["c/index.html: //cdn.example/x.css", "c/style.css: url(https://fonts.example/f.woff2)"], loads

@@ -1,12 +1,12 @@
-"""The site builds under ``--strict`` with zero warnings, and what it ships is self-contained."""
+"""The site builds under ``--strict`` with zero warnings, with its math and figures in the pages
+(what it loads, all from its own host: tests/test_links.py)."""
 
 import re
-from html.parser import HTMLParser
 
 
 def test_strict_build_has_no_warnings(built_site):
     _, log = built_site
-    assert not re.search(r"^(WARNING|ERROR)", log, re.M), log
+    assert not re.search(r"^(WARNING|ERROR)", log, re.MULTILINE), log
 
 
 def test_math_is_rendered_at_build_time(built_site):
@@ -53,42 +53,6 @@ def test_every_wide_figure_offers_its_phone_variant(built_site):
     assert phones <= offered, f"phone variants no page offers: {sorted(phones - offered)}"
 
 
-class _Loads(HTMLParser):
-    """Collect the URLs a browser would fetch by itself (not hyperlinks or rel=canonical)."""
-
-    LOADING_LINKS = {"stylesheet", "icon", "preload", "modulepreload", "manifest", "prefetch"}
-
-    def __init__(self):
-        super().__init__()
-        self.urls = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in {"script", "img", "iframe", "source", "video", "audio", "embed", "track"}:
-            self.urls.append(attrs.get("src") or "")
-        elif tag == "link" and set((attrs.get("rel") or "").split()) & self.LOADING_LINKS:
-            self.urls.append(attrs.get("href") or "")
-
-
-def _external(url):
-    return re.match(r"(?:[a-z]+:)?//", url) and not re.match(r"(?:https?:)?//(127\.0\.0\.1|localhost)", url)
-
-
-def test_no_request_to_another_host(built_site):
-    """No script, stylesheet, font or image is loaded from another host."""
-    site, _ = built_site
-    offenders = []
-    for path in site.rglob("*.html"):
-        parser = _Loads()
-        parser.feed(path.read_text(encoding="utf-8"))
-        offenders += [f"{path.relative_to(site)}: {u}" for u in parser.urls if _external(u)]
-    for path in site.rglob("*.css"):
-        for url in re.findall(r"""url\(["']?([^"')]+)""", path.read_text(encoding="utf-8")):
-            if _external(url):
-                offenders.append(f"{path.relative_to(site)}: url({url})")
-    assert not offenders, "\n".join(offenders[:20])
-
-
 _TICKS_SCRIPT = r"""
 import sys
 sys.path.insert(0, "docs/hooks")
@@ -123,7 +87,7 @@ def test_kept_ticks_draw_the_same_svg():
     import sys
     from pathlib import Path
 
-    done = subprocess.run([sys.executable, "-c", _TICKS_SCRIPT], cwd=Path(__file__).parent.parent,
+    done = subprocess.run([sys.executable, "-c", _TICKS_SCRIPT], check=False, cwd=Path(__file__).parent.parent,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"], done.stdout
