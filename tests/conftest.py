@@ -8,8 +8,8 @@ xdist workers share that one build (its folder is named by ``LOSSBOOK_SITE_RUN``
 workers start), so the site tests need no worker of their own and spread over both. A run of a
 few files builds the site on first use instead, under a lock, once for all workers.
 
-In a fresh clone the workers collect one after the other (``_first_collection_lock``), so that
-the modules they import are compiled once. The run's folder also holds the lesson's trained toy
+In a new .venv (a fresh clone's: no module compiled yet) the workers collect one after the other
+(``_first_collection_lock``), so that they do not both compile the modules they import. The run's folder also holds the lesson's trained toy
 models (``LOSSBOOK_CACHE_DIR``, see ``lossbook.diffusion_toy``): the build's figures and the
 tests need the same ones, trained once.
 """
@@ -34,15 +34,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SITE_RUN = "LOSSBOOK_SITE_RUN"  # folder of this run's shared build: site/, build.log, rc, lock
 
 
-FRESH = "LOSSBOOK_FRESH_VENV"  # set by the controller when torch has no bytecode yet
+FRESH = "LOSSBOOK_FRESH_VENV"  # set by the controller of a full run when torch has no bytecode yet
 
 
 def _first_collection_lock():
-    """In a new environment (a fresh clone's .venv: no module compiled yet), the file that makes
-    the workers collect one after the other, held by this one until its collection ends; None
+    """In a full run in a new .venv (no module compiled yet: ``FRESH``), the file that makes the
+    workers collect one after the other, held by this one until its collection ends; None
     otherwise. Both workers would otherwise compile the same modules at the same moment (torch
-    alone: 800 modules, 3 s a process); the second collects from the first one's bytecode while
-    the site build, started before the workers, keeps the other core busy."""
+    alone: about 800); the second collects from the first one's bytecode while the site build,
+    started before the workers, keeps the other core busy."""
     if not os.environ.get(FRESH) or SITE_RUN not in os.environ:
         return None
     lock = open(Path(os.environ[SITE_RUN]) / "collection.lock", "w")  # noqa: SIM115 - held until collected
@@ -77,12 +77,13 @@ def pytest_configure(config):
     run = Path(tempfile.mkdtemp(prefix="lossbook-site-"))
     os.environ[SITE_RUN] = str(run)
     os.environ[MODELS] = str(run / "models")
-    torch = importlib.util.find_spec("torch")  # before any process of this run imports it
-    if torch is not None and not os.path.exists(importlib.util.cache_from_source(torch.origin)):
-        os.environ[FRESH] = "1"
     config._lossbook_site_run = run
     full_run = config.args_source == pytest.Config.ArgsSource.TESTPATHS
     if full_run and not config.option.collectonly:
+        torch = importlib.util.find_spec("torch")  # before any process of this run imports it
+        if not sys.dont_write_bytecode and torch is not None and not os.path.exists(
+                importlib.util.cache_from_source(torch.origin)):
+            os.environ[FRESH] = "1"
         (run / "started").touch()
         config._lossbook_site_build = subprocess.Popen(
             _build_command(run / "site", run / "build.log", run / "rc"), cwd=ROOT)

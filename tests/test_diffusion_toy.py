@@ -117,17 +117,25 @@ def test_training_is_memoised_and_frozen(model):
 def test_processes_share_the_trained_weights_through_the_cache_folder(tmp_path, monkeypatch):
     """With LOSSBOOK_CACHE_DIR set, the first call trains and saves the weights; a later one (a
     new process: the memo bypassed) loads that file instead of training (the file's weights,
-    zeroed here, come back)."""
+    zeroed here, come back), and leaves torch's generator as training does. Other arguments
+    name other files: they train."""
     monkeypatch.setenv("LOSSBOOK_CACHE_DIR", str(tmp_path / "models"))
     train = train_toy_baselines.__wrapped__  # the function without the per-process memo
     trained = train(seed=3, steps=2, n_data=64)
-    saved = list((tmp_path / "models").glob("toy-baselines-3-2-64-*.pt"))
-    assert len(saved) == 1 and not any(p.requires_grad for p in trained.parameters())
+    after_training = torch.rand(3)
+    saved = list((tmp_path / "models").glob("toy-baselines-*.pt"))
+    assert [p.name.rsplit("-", 1)[0] for p in saved] == ["toy-baselines-3-2-64"]
+    assert not any(p.requires_grad for p in trained.parameters())
     torch.save({k: torch.zeros_like(v) for k, v in trained.state_dict().items()}, saved[0])
     loaded = train(seed=3, steps=2, n_data=64)
+    assert torch.equal(torch.rand(3), after_training)
     assert all(v.eq(0).all() for v in loaded.state_dict().values())
     assert not any(p.requires_grad for p in loaded.parameters())
-    assert train(seed=4, steps=2, n_data=64).mse_net[0].weight.ne(0).any()  # other arguments: trained
+    for other in ({"seed": 4, "steps": 2, "n_data": 64}, {"seed": 3, "steps": 1, "n_data": 64},
+                  {"seed": 3, "steps": 2, "n_data": 65}):
+        assert train(**other).mse_net[0].weight.ne(0).any(), other  # trained, not the zeroed file
+    assert len(list((tmp_path / "models").glob("*.pt"))) == 4
+    assert not list((tmp_path / "models").glob("*.tmp"))
 
 
 def test_parameterization_option():

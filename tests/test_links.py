@@ -169,7 +169,8 @@ def test_every_page_is_reachable_from_the_home_page(built_site):
 
 
 def test_the_crawler_finds_broken_links(tmp_path):
-    """The checker itself: a missing page, a missing anchor and a good anchor on a tiny site."""
+    """The checkers themselves, on a tiny site: a missing page, a missing anchor and a good anchor;
+    then what a page and a stylesheet load from other hosts (not localhost, not a hyperlink)."""
     (tmp_path / "a").mkdir()
     (tmp_path / "index.html").write_text(
         '<h1 id="top">x</h1><a href="a/">ok</a><a href="#top">ok</a><a href="b/">missing page</a>'
@@ -190,7 +191,9 @@ def test_the_crawler_finds_broken_links(tmp_path):
                                                encoding="utf-8")
     (tmp_path / "c" / "index.html").write_text(
         '<link rel="stylesheet" href="//cdn.example/x.css"><link rel="canonical" href="https://x.org/">'
-        '<script src="http://127.0.0.1:8000/livereload.js"></script><script src="local.js"></script>',
-        encoding="utf-8")
+        '<script src="https://cdn.example/x.js"></script><img src="https://img.example/a.png">'
+        '<script src="http://127.0.0.1:8000/livereload.js"></script><img src="//localhost:8000/b.png">'
+        '<script src="local.js"></script>', encoding="utf-8")
     loads = loads_from_other_hosts(tmp_path)
-    assert loads == ["c/index.html: //cdn.example/x.css", "c/style.css: url(https://fonts.example/f.woff2)"], loads
+    assert loads == ["c/index.html: //cdn.example/x.css", "c/index.html: https://cdn.example/x.js",
+                     "c/index.html: https://img.example/a.png", "c/style.css: url(https://fonts.example/f.woff2)"], loads

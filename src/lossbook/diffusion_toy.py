@@ -23,8 +23,8 @@ of a given machine; each function memoises its result per seed within the proces
 are returned frozen: treat them as read-only). With the environment variable `LOSSBOOK_CACHE_DIR`
 naming a folder, processes also share them: the first to need a model trains it and saves its
 weights there, the others wait for it and load them (the test suite sets it, so that the site
-build's figures and the tests train the lesson's models once; the file name holds the arguments,
-the torch version and a hash of the library's source, so a changed library trains again).
+build's figures and the tests train the lesson's models once; a file's name holds the arguments
+and a hash of the torch version and the library's source, so a changed library trains again).
 """
 
 from __future__ import annotations
@@ -83,17 +83,20 @@ def _one_thread() -> Iterator[None]:
 
 @functools.cache
 def _source_hash() -> str:
-    """A hash of every module of the library: a trained model saved by other code is not reused."""
+    """A hash of the torch version and every module of the library: a model that other code
+    trained and saved is not reused."""
     digest = hashlib.sha256(torch.__version__.encode())
     for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def _shared(train: Callable[[], nn.Module], empty: Callable[[], nn.Module], name: str) -> nn.Module:
-    """``train()``, or with ``LOSSBOOK_CACHE_DIR`` set, the weights another process saved there
-    for the same ``name`` (loaded into ``empty()``). A lock makes a second process wait for the
-    first one's training instead of training too. Returns the model frozen."""
+def _shared(train: Callable[[], nn.Module], empty: Callable[[], nn.Module], name: str, seed: int) -> nn.Module:
+    """``train()``, frozen. With ``LOSSBOOK_CACHE_DIR`` set, the weights saved there for the same
+    ``name`` by an earlier call (any process), loaded into ``empty()``, or else ``train()``'s,
+    saved there for the next. A lock makes a second process wait for the first one's training
+    instead of training too. Either way torch's global generator ends as training leaves it
+    (seeded with ``seed``, then the layers' initialisation)."""
     folder = os.environ.get(CACHE_DIR_ENV)
     if not folder:
         return _frozen(train())
@@ -104,13 +107,17 @@ def _shared(train: Callable[[], nn.Module], empty: Callable[[], nn.Module], name
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if path.exists():
+            torch.manual_seed(seed)
             model = empty()
             model.load_state_dict(torch.load(path, weights_only=True))
             return _frozen(model)
         model = train()
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(model.state_dict(), partial)
-        partial.replace(path)  # whole or absent, for a reader that does not lock
+        try:
+            torch.save(model.state_dict(), partial)
+            partial.replace(path)  # whole or absent, for a reader that does not lock
+        finally:
+            partial.unlink(missing_ok=True)
         return _frozen(model)
 
 
@@ -377,13 +384,14 @@ def train_toy_trajectory_model(
         torch.Size([1000, 8, 2])
     """
     check_choice("parameterization", parameterization, ("eps", "x0", "v"))
-    _check_seed(seed)
     _check_count("steps", steps)
     _check_count("n_data", n_data)
+    _check_seed(seed)
     return _shared(
         lambda: _train_trajectory_model(seed, steps, n_data, parameterization),
         lambda: ToyTrajectoryModel(parameterization=parameterization),
         f"toy-trajectory-model-{seed}-{steps}-{n_data}-{parameterization}",
+        seed,
     )
 
 
@@ -469,11 +477,11 @@ def train_toy_baselines(*, seed: int = 0, steps: int = 400, n_data: int = 20_000
         >>> futures.shape, probs.shape
         (torch.Size([1, 2, 8, 2]), torch.Size([1, 2]))
     """
-    _check_seed(seed)
     _check_count("steps", steps)
     _check_count("n_data", n_data)
+    _check_seed(seed)
     return _shared(
-        lambda: _train_baselines(seed, steps, n_data), ToyBaselines, f"toy-baselines-{seed}-{steps}-{n_data}"
+        lambda: _train_baselines(seed, steps, n_data), ToyBaselines, f"toy-baselines-{seed}-{steps}-{n_data}", seed
     )
 
 
