@@ -11,7 +11,7 @@ from lossbook import (
     train_toy_baselines,
     train_toy_trajectory_model,
 )
-from lossbook.diffusion_toy import MODES, ToyTrajectoryModel
+from lossbook.diffusion_toy import MODES, ToyTrajectoryModel, _trained_baselines
 
 # Same worker as the lesson's blocks: the toy model is trained once per process and reused.
 pytestmark = pytest.mark.xdist_group("docs/diffusion-for-simulation.md")
@@ -120,7 +120,9 @@ def test_processes_share_the_trained_weights_through_the_cache_folder(tmp_path, 
     zeroed here, come back), and leaves torch's generator as training does. Other arguments
     name other files: they train."""
     monkeypatch.setenv("LOSSBOOK_CACHE_DIR", str(tmp_path / "models"))
-    train = train_toy_baselines.__wrapped__  # the function without the per-process memo
+    def train(*, seed, steps, n_data):  # without the per-process memo
+        return _trained_baselines.__wrapped__(seed, steps, n_data)
+
     trained = train(seed=3, steps=2, n_data=64)
     after_training = torch.rand(3)
     saved = list((tmp_path / "models").glob("toy-baselines-*.pt"))
@@ -136,6 +138,17 @@ def test_processes_share_the_trained_weights_through_the_cache_folder(tmp_path, 
         assert train(**other).mse_net[0].weight.ne(0).any(), other  # trained, not the zeroed file
     assert len(list((tmp_path / "models").glob("*.pt"))) == 4
     assert not list((tmp_path / "models").glob("*.tmp"))
+
+
+def test_a_bad_seed_is_refused_even_after_its_value_was_trained():
+    """The memo is keyed after the checks: seed=True (equal to 1, and hashed as 1) must not find
+    the model trained for seed=1."""
+    train_toy_baselines(seed=1, steps=1, n_data=8)
+    for bad in (True, 1.0):
+        with pytest.raises(TypeError, match="seed: expected an int"):
+            train_toy_baselines(seed=bad, steps=1, n_data=8)
+        with pytest.raises(TypeError, match="seed: expected an int"):
+            train_toy_trajectory_model(seed=bad, steps=1, n_data=8)
 
 
 def test_parameterization_option():

@@ -359,7 +359,6 @@ def _frozen(model: nn.Module) -> nn.Module:
     return model
 
 
-@functools.lru_cache(maxsize=4)
 def train_toy_trajectory_model(
     *, seed: int = 0, steps: int = 2000, n_data: int = 20_000, parameterization: str = "v"
 ) -> ToyTrajectoryModel:
@@ -387,6 +386,11 @@ def train_toy_trajectory_model(
     _check_count("steps", steps)
     _check_count("n_data", n_data)
     _check_seed(seed)
+    return _trained_trajectory_model(seed, steps, n_data, parameterization)
+
+
+@functools.lru_cache(maxsize=4)  # after the checks: seed=True must not find seed=1's model
+def _trained_trajectory_model(seed: int, steps: int, n_data: int, parameterization: str) -> ToyTrajectoryModel:
     return _shared(
         lambda: _train_trajectory_model(seed, steps, n_data, parameterization),
         lambda: ToyTrajectoryModel(parameterization=parameterization),
@@ -462,7 +466,6 @@ class ToyBaselines(nn.Module):
         return self._metres(futures), torch.softmax(logits, dim=-1)
 
 
-@functools.lru_cache(maxsize=4)
 def train_toy_baselines(*, seed: int = 0, steps: int = 400, n_data: int = 20_000) -> ToyBaselines:
     """Train the MSE regressor and the 2-mode winner-takes-all model on the toy data.
 
@@ -480,6 +483,11 @@ def train_toy_baselines(*, seed: int = 0, steps: int = 400, n_data: int = 20_000
     _check_count("steps", steps)
     _check_count("n_data", n_data)
     _check_seed(seed)
+    return _trained_baselines(seed, steps, n_data)
+
+
+@functools.lru_cache(maxsize=4)  # after the checks, as _trained_trajectory_model
+def _trained_baselines(seed: int, steps: int, n_data: int) -> ToyBaselines:
     return _shared(
         lambda: _train_baselines(seed, steps, n_data), ToyBaselines, f"toy-baselines-{seed}-{steps}-{n_data}", seed
     )
