@@ -9,9 +9,9 @@ workers start), so the site tests need no worker of their own and spread over bo
 few files builds the site on first use instead, under a lock, once for all workers.
 
 In a new .venv (a fresh clone's: no module compiled yet) the workers collect one after the other
-(``_first_collection_lock``), so that they do not both compile the modules they import. The run's folder also holds the lesson's trained toy
-models (``LOSSBOOK_CACHE_DIR``, see ``lossbook.diffusion_toy``): the build's figures and the
-tests need the same ones, trained once.
+(``_first_collection_lock``), so that they do not both compile the modules they import. The run's
+folder also holds the lesson's trained toy models (``LOSSBOOK_CACHE_DIR``, see
+``lossbook.diffusion_toy``): the build's figures and the tests need the same ones, trained once.
 """
 
 import fcntl
@@ -32,8 +32,6 @@ from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_RUN = "LOSSBOOK_SITE_RUN"  # folder of this run's shared build: site/, build.log, rc, lock
-
-
 FRESH = "LOSSBOOK_FRESH_VENV"  # set by the controller of a full run when torch has no bytecode yet
 
 
