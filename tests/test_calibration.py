@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from lazy_import import lazy
+from lossbook._lazy import lazy
 
 from lossbook import bootstrap_recall_ci, brier_score, calibration_error, expected_calibration_error
 

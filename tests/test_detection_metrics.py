@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from lazy_import import lazy
+from lossbook._lazy import lazy
 
 import lossbook
 from lossbook import (

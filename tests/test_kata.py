@@ -969,6 +969,23 @@ def test_show_gives_the_task_without_the_answer(name, capsys):
     assert not re.search(r"^\s+return\b", out, re.MULTILINE), "show must not print a solution"
 
 
+def test_the_commands_that_only_print_do_not_import_torch(tmp_path):
+    """`lossbook kata list`, `show` and `new` print from the katas' texts: torch (2 s of CPU to
+    import) loads only when a kata is checked (lossbook/_lazy.py, the package's lazy names)."""
+    script = (
+        "import sys\n"
+        "from lossbook.cli import main\n"
+        "for argv in (['kata', 'list'], ['kata', 'show', 'focal_loss'], ['kata', 'new', 'focal_loss', sys.argv[1]]):\n"
+        "    assert main(argv) == 0, argv\n"
+        "loaded = sorted(m for m in ('torch', 'numpy', 'lossbook.classification') if m in sys.modules)\n"
+        "print('loaded:', loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "focal.py")], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "loaded: []", done.stdout[-300:]
+
+
 def test_unknown_kata_and_bare_commands_exit_2(capsys):
     code, _, err = run_cli(capsys, "kata", "show", "focall")
     assert code == 2 and "Did you mean 'focal_loss'" in err
@@ -1001,7 +1018,7 @@ def test_the_practice_page_set_up_works_as_written():
     Run in this checkout, whose .venv is the one running the tests (a fresh clone is the opt-in
     test below). `make kata` is run dry: it must run nothing but `.venv/bin/lossbook kata list`
     (no install step), the command whose output the Practice page shows and tests/test_docs.py
-    compares (each `lossbook` process costs a torch import, ~2.5 CPU s). The second block runs as
+    compares (running it again would cost a process). The second block runs as
     written: after `source .venv/bin/activate`, `lossbook kata show` from the shell.
     """
     if Path(sys.executable).parent != ROOT / ".venv" / "bin":

@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lazy_import import lazy
+from lossbook._lazy import lazy
 
 from lossbook import (
     average_precision,

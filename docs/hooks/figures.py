@@ -547,7 +547,9 @@ class Drawing:
     writes them). A figure that fails to draw fails the build, naming it."""
 
     def __init__(self, tasks, workers: int):
-        import lossbook  # noqa: F401 - imported once here (the build needs it too), inherited
+        import lossbook
+
+        lossbook.__all__  # noqa: B018 - the domain modules loaded once here (the build needs them too), inherited
         import torch._dynamo  # noqa: F401 - what a torch.optim optimizer imports on first use (1.2 s):
         # several figures train with one, in both processes; imported once here instead of twice
 

@@ -15,73 +15,92 @@ Modules by domain:
 - ``language``: next-token cross entropy, perplexity, distillation, MoE router losses
 - ``debugging``: overfit one batch, gradient norms, learning-rate sweeps, leakage
 - ``kata``: practice exercises checked against the library (``lossbook kata``)
+
+The domain modules (and torch with them) are imported on first use of any name of the package,
+not by ``import lossbook``: the `lossbook kata` commands that only print start in a fraction of a
+second.
 """
 
-from ._checks import debug_mode, is_debug, set_debug
-from .alignment import *  # noqa: F403
-from .classification import *  # noqa: F403
-from .contrastive import *  # noqa: F403
-from .debugging import *  # noqa: F403
-from .diffusion import *  # noqa: F403
-from .diffusion_toy import (
-    toy_condition,
-    toy_intersection,
-    toy_modes,
-    train_toy_baselines,
-    train_toy_trajectory_model,
-)
-from .generative import *  # noqa: F403
-from .language import *  # noqa: F403
-from .metrics import *  # noqa: F403
-from .patterns import *  # noqa: F403
-from .policy_gradient import *  # noqa: F403
-from .probabilistic import *  # noqa: F403
-from .regression import *  # noqa: F403
-from .regularization import *  # noqa: F403
-from .rl import *  # noqa: F403
-from .sim_agents import *  # noqa: F403
-from .simulation import *  # noqa: F403
-from .trajectory import *  # noqa: F403
-from . import (
-    alignment,
-    classification,
-    contrastive,
-    debugging,
-    diffusion,
-    generative,
-    language,
-    metrics,
-    patterns,
-    policy_gradient,
-    probabilistic,
-    regression,
-    regularization,
-    rl,
-    sim_agents,
-    simulation,
-    trajectory,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names, for type checkers and the API reference's static reading
+    from ._checks import debug_mode as debug_mode
+    from ._checks import is_debug as is_debug
+    from ._checks import set_debug as set_debug
+    from .alignment import *
+    from .classification import *
+    from .contrastive import *
+    from .debugging import *
+    from .diffusion import *
+    from .diffusion_toy import (
+        toy_condition as toy_condition,
+    )
+    from .diffusion_toy import (
+        toy_intersection as toy_intersection,
+    )
+    from .diffusion_toy import (
+        toy_modes as toy_modes,
+    )
+    from .diffusion_toy import (
+        train_toy_baselines as train_toy_baselines,
+    )
+    from .diffusion_toy import (
+        train_toy_trajectory_model as train_toy_trajectory_model,
+    )
+    from .generative import *
+    from .language import *
+    from .metrics import *
+    from .patterns import *
+    from .policy_gradient import *
+    from .probabilistic import *
+    from .regression import *
+    from .regularization import *
+    from .rl import *
+    from .sim_agents import *
+    from .simulation import *
+    from .trajectory import *
 
 __version__ = "0.1.0"
 
-__all__ = sorted(
-    {
-        "debug_mode",
-        "is_debug",
-        "set_debug",
-        "toy_condition",
-        "toy_intersection",
-        "toy_modes",
-        "train_toy_baselines",
-        "train_toy_trajectory_model",
-        *(
-            name
-            for module in (
-                alignment, classification, contrastive, debugging, diffusion, generative,
-                language, metrics, patterns, policy_gradient, probabilistic, regression, regularization, rl,
-                sim_agents, simulation, trajectory,
-            )
-            for name in module.__all__
-        ),
-    }
+# Every name of these modules' __all__ is a name of the package, as are the few below.
+_DOMAINS = (
+    "alignment", "classification", "contrastive", "debugging", "diffusion", "generative", "language",
+    "metrics", "patterns", "policy_gradient", "probabilistic", "regression", "regularization", "rl",
+    "sim_agents", "simulation", "trajectory",
 )
+_ALSO = {
+    "_checks": ("debug_mode", "is_debug", "set_debug"),
+    "diffusion_toy": ("toy_condition", "toy_intersection", "toy_modes", "train_toy_baselines",
+                      "train_toy_trajectory_model"),
+}
+
+
+def _load() -> None:
+    """Import the domain modules and bind their public names here (what ``import lossbook`` did
+    before the names were loaded on first use)."""
+    names = set()
+    for module_name, public in [*((m, None) for m in _DOMAINS), *_ALSO.items()]:
+        module = importlib.import_module(f".{module_name}", __name__)
+        public = module.__all__ if public is None else public
+        globals().update({name: getattr(module, name) for name in public})
+        names.update(public)
+    globals()["__all__"] = sorted(names)
+
+
+def __getattr__(name: str):
+    if name.startswith("_") and name != "__all__":  # probes (__path__, __wrapped__...): no load
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if "__all__" not in globals():
+        _load()
+    if name in globals():
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    if "__all__" not in globals():
+        _load()
+    return sorted(globals())

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import torch
+from .._lazy import lazy
+
+torch = lazy("torch")
+
 
 __all__ = [
     "gen",

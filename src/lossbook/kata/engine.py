@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from .._lazy import lazy
 from .model import Case, Kata
 from .registry import get
+
+np = lazy("numpy")
+torch = lazy("torch")
 
 __all__ = [
     "CaseResult",

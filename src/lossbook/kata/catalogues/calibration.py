@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import torch
-
+from ..._lazy import lazy
 from ..cases import gen
 from ..model import Case, Kata, Mistake
 from ..registry import register
+
+torch = lazy("torch")
 
 
 def _scene_bootstrap_reference(pred, target, scene, n_resamples, seed):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import torch
-
-from ... import classification, trajectory
+from ..._lazy import lazy
 from ..cases import gen, randint, randn
 from ..model import Case, Kata, Mistake
 from ..registry import register
+
+torch = lazy("torch")
+classification = lazy("lossbook.classification")
+trajectory = lazy("lossbook.trajectory")
 
 
 def _focal_reference(logits, target, gamma, alpha):

@@ -6,11 +6,12 @@ import itertools
 import math
 from collections.abc import Sequence
 
-import torch
-
+from ..._lazy import lazy
 from ..cases import gen, randint, randn
 from ..model import Case, Kata, Mistake
 from ..registry import register
+
+torch = lazy("torch")
 
 
 def _overfit_reference(model, x, y, loss_fn, steps, lr):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import torch
-
+from ..._lazy import lazy
 from ..cases import gen
 from ..model import Case, Kata, Mistake
 from ..registry import register
+
+torch = lazy("torch")
 
 
 def _dpo_reference(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import torch
-
+from ..._lazy import lazy
 from ..cases import gen, randn
 from ..model import Case, Kata, Mistake
 from ..registry import register
+
+torch = lazy("torch")
 
 
 def _info_nce_reference(query, key, temperature):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
-
+from ..._lazy import lazy
 from ..cases import gen, randint, randn
 from ..model import Case, Kata, Mistake
 from ..registry import register
+
+torch = lazy("torch")
+F = lazy("torch.nn.functional")
 
 
 def _lib():
