@@ -1018,7 +1018,7 @@ def test_the_practice_page_set_up_works_as_written():
     Run in this checkout, whose .venv is the one running the tests (a fresh clone is the opt-in
     test below). `make kata` is run dry: it must run nothing but `.venv/bin/lossbook kata list`
     (no install step), the command whose output the Practice page shows and tests/test_docs.py
-    compares (running it again would cost a process). The second block runs as
+    compares (no need to run it twice). The second block runs as
     written: after `source .venv/bin/activate`, `lossbook kata show` from the shell.
     """
     if Path(sys.executable).parent != ROOT / ".venv" / "bin":

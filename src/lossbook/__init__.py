@@ -16,14 +16,12 @@ Modules by domain:
 - ``debugging``: overfit one batch, gradient norms, learning-rate sweeps, leakage
 - ``kata``: practice exercises checked against the library (``lossbook kata``)
 
-The domain modules (and torch with them) are imported on first use of any name of the package,
-not by ``import lossbook``: the `lossbook kata` commands that only print start in a fraction of a
-second.
+The domain modules (and torch with them) are imported on first use of a public name of the
+package (or of ``__all__``, or ``dir()``), not by ``import lossbook``: the `lossbook kata`
+commands that only print start in a fraction of a second.
 """
 
-from __future__ import annotations
-
-import importlib
+import importlib as _importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the names, for type checkers and the API reference's static reading
@@ -80,18 +78,22 @@ _ALSO = {
 
 def _load() -> None:
     """Import the domain modules and bind their public names here (what ``import lossbook`` did
-    before the names were loaded on first use)."""
+    before the names were loaded on first use). An AttributeError while importing them comes out
+    as an ImportError: inside ``__getattr__`` it would read as "no such name"."""
     names = set()
-    for module_name, public in [*((m, None) for m in _DOMAINS), *_ALSO.items()]:
-        module = importlib.import_module(f".{module_name}", __name__)
-        public = module.__all__ if public is None else public
-        globals().update({name: getattr(module, name) for name in public})
-        names.update(public)
+    try:
+        for module_name, public in [*((m, None) for m in _DOMAINS), *_ALSO.items()]:
+            module = _importlib.import_module(f".{module_name}", __name__)
+            public = module.__all__ if public is None else public
+            globals().update({name: getattr(module, name) for name in public})
+            names.update(public)
+    except AttributeError as error:
+        raise ImportError(f"lossbook could not load its modules: {error}") from error
     globals()["__all__"] = sorted(names)
 
 
 def __getattr__(name: str):
-    if name.startswith("_") and name != "__all__":  # probes (__path__, __wrapped__...): no load
+    if name.startswith("_") and name != "__all__":  # probes (__wrapped__, __test__...): no load
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if "__all__" not in globals():
         _load()
@@ -103,4 +105,4 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     if "__all__" not in globals():
         _load()
-    return sorted(globals())
+    return sorted(set(globals()) - {"TYPE_CHECKING"})

@@ -1,9 +1,12 @@
 """A module that is imported on first use, not where it is named.
 
-``torch = lazy("torch")`` at the top of a module binds a stand-in: the first attribute read
-(``torch.tensor``) imports torch and every read is passed through. The kata modules name torch
-this way, so that `lossbook kata list`, `show` and `new`, which only print, start without it
-(importing torch costs about 2 s of CPU); the test suite uses it for scipy and scikit-learn.
+``torch = lazy("torch")`` at the top of a module binds a stand-in: an attribute read
+(``torch.tensor``) imports torch (once; later reads find it in ``sys.modules``) and passes the
+read through. Names starting with ``_`` are refused without an import (test tools probe for
+``__wrapped__`` and the like), so ``torch._C`` needs the real module. The kata modules name
+torch, numpy, ``torch.nn.functional`` and the library modules they check against this way, so
+that `lossbook kata list`, `show` and `new`, which only print, start without them (importing
+torch costs about 2 s of CPU); the test suite names scipy and scikit-learn this way.
 """
 
 from __future__ import annotations
