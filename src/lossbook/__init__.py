@@ -25,28 +25,18 @@ import importlib as _importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the names, for type checkers and the API reference's static reading
-    from ._checks import debug_mode as debug_mode
-    from ._checks import is_debug as is_debug
-    from ._checks import set_debug as set_debug
+    from ._checks import debug_mode, is_debug, set_debug
     from .alignment import *
     from .classification import *
     from .contrastive import *
     from .debugging import *
     from .diffusion import *
     from .diffusion_toy import (
-        toy_condition as toy_condition,
-    )
-    from .diffusion_toy import (
-        toy_intersection as toy_intersection,
-    )
-    from .diffusion_toy import (
-        toy_modes as toy_modes,
-    )
-    from .diffusion_toy import (
-        train_toy_baselines as train_toy_baselines,
-    )
-    from .diffusion_toy import (
-        train_toy_trajectory_model as train_toy_trajectory_model,
+        toy_condition,
+        toy_intersection,
+        toy_modes,
+        train_toy_baselines,
+        train_toy_trajectory_model,
     )
     from .generative import *
     from .language import *
